@@ -1,0 +1,173 @@
+"""The exceptions cloudzarr raises.
+
+Every error derives from :class:`CloudzarrError`. Where a builtin exception has the same meaning
+(``KeyError`` for a missing node, ``FileExistsError`` for an existing one, ``ValueError`` for bad
+input, ``PermissionError`` for a read-only store) the cloudzarr class derives from it too, so code
+written against zarr-python's habits keeps catching what it expects.
+
+Messages name the key, path or field at fault. They never contain credentials.
+"""
+
+from __future__ import annotations
+
+
+class CloudzarrError(Exception):
+    """Base class of every error raised by cloudzarr."""
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+class StoreError(CloudzarrError):
+    """A store operation failed."""
+
+
+class InvalidKeyError(StoreError, ValueError):
+    """A key is not a valid relative ``/``-separated path (``..``, absolute, empty segment...)."""
+
+
+class ReadOnlyError(StoreError, PermissionError):
+    """A write was attempted on a read-only store or node."""
+
+
+class KeyNotFoundError(StoreError, FileNotFoundError):
+    """A key that must exist (for ``getsize``, say) does not."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """The storage location itself (bucket, container, root folder) does not exist."""
+
+
+class AccessDeniedError(StoreError, PermissionError):
+    """The backend refused the credentials for this bucket or key."""
+
+
+class PreconditionFailedError(StoreError):
+    """A conditional request was refused by the backend (HTTP 412)."""
+
+
+class TransientStoreError(StoreError):
+    """A request failed in a way that may succeed on retry (timeout, throttling, reset)."""
+
+
+class ThrottledError(TransientStoreError):
+    """The backend asked us to slow down (S3 503 SlowDown, GCS 429)."""
+
+
+class StoreTimeoutError(TransientStoreError, TimeoutError):
+    """A request timed out."""
+
+
+class ConnectionResetStoreError(TransientStoreError, ConnectionError):
+    """The connection was reset mid-request."""
+
+
+# --- nodes -------------------------------------------------------------------------------------
+
+
+class NodeNotFoundError(CloudzarrError, KeyError):
+    """No group or array exists at a path."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; a sentence reads better unquoted.
+        return str(self.args[0]) if self.args else ""
+
+
+class GroupNotFoundError(NodeNotFoundError):
+    """No group exists at a path."""
+
+
+class ArrayNotFoundError(NodeNotFoundError):
+    """No array exists at a path."""
+
+
+class NodeExistsError(CloudzarrError, FileExistsError):
+    """A node already exists where one was to be created."""
+
+
+class ContainsGroupError(NodeExistsError):
+    """A group already exists at a path."""
+
+
+class ContainsArrayError(NodeExistsError):
+    """An array already exists at a path."""
+
+
+class NodeTypeError(CloudzarrError, TypeError):
+    """A node is of the wrong kind for the operation (an array where a group is needed...)."""
+
+
+# --- metadata and data -------------------------------------------------------------------------
+
+
+class MetadataError(CloudzarrError, ValueError):
+    """Metadata is malformed or invalid; the message names the document and field."""
+
+
+class InvalidMetadataError(MetadataError):
+    """A metadata document is malformed JSON, misses a field, or has a field of the wrong form."""
+
+
+class ConsolidatedMetadataError(MetadataError):
+    """Consolidated metadata is malformed or disagrees with the store."""
+
+
+class UnsupportedError(CloudzarrError, NotImplementedError):
+    """Something valid in principle that cloudzarr does not support."""
+
+
+class UnsupportedFormatError(UnsupportedError, MetadataError):
+    """An unknown ``zarr_format`` or node type."""
+
+
+class UnsupportedCodecError(UnsupportedError, MetadataError):
+    """An unknown codec, or an extension marked ``must_understand: true``."""
+
+
+class UnsupportedDataTypeError(UnsupportedError, MetadataError):
+    """An unknown or unsupported data type."""
+
+
+class ChunkDecodeError(CloudzarrError, ValueError):
+    """A stored chunk could not be decoded (corrupt or truncated); names the array and chunk key."""
+
+
+class ArrayShapeError(CloudzarrError, ValueError):
+    """A value's shape or dtype does not fit the selection it is assigned to."""
+
+
+class IndexingError(CloudzarrError, IndexError):
+    """An index is out of bounds or of an unsupported kind."""
+
+
+__all__ = [
+    "AccessDeniedError",
+    "ArrayNotFoundError",
+    "ArrayShapeError",
+    "ChunkDecodeError",
+    "CloudzarrError",
+    "ConnectionResetStoreError",
+    "ConsolidatedMetadataError",
+    "ContainsArrayError",
+    "ContainsGroupError",
+    "GroupNotFoundError",
+    "IndexingError",
+    "InvalidKeyError",
+    "InvalidMetadataError",
+    "KeyNotFoundError",
+    "MetadataError",
+    "NodeExistsError",
+    "NodeNotFoundError",
+    "NodeTypeError",
+    "PreconditionFailedError",
+    "ReadOnlyError",
+    "StoreError",
+    "StoreNotFoundError",
+    "StoreTimeoutError",
+    "ThrottledError",
+    "TransientStoreError",
+    "UnsupportedCodecError",
+    "UnsupportedDataTypeError",
+    "UnsupportedError",
+    "UnsupportedFormatError",
+]

@@ -1,0 +1,22 @@
+"""Async key-value stores: memory, local disk, fsspec, S3, GCS, Azure, and measuring wrappers."""
+
+from cloudzarr.storage.base import RequestCounter, Store
+from cloudzarr.storage.byte_range import (
+    ByteRequest,
+    OffsetByteRequest,
+    RangeByteRequest,
+    SuffixByteRequest,
+)
+from cloudzarr.storage.limiter import Limiter
+from cloudzarr.storage.memory import MemoryStore
+
+__all__ = [
+    "ByteRequest",
+    "Limiter",
+    "MemoryStore",
+    "OffsetByteRequest",
+    "RangeByteRequest",
+    "RequestCounter",
+    "Store",
+    "SuffixByteRequest",
+]

@@ -1,0 +1,72 @@
+"""Byte-range requests, with the same names and meanings as zarr-python's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloudzarr.errors import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class RangeByteRequest:
+    """Bytes ``[start, end)``. A range reaching past the end returns what exists."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end < self.start:
+            raise StoreError(f"invalid byte range [{self.start}, {self.end})")
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetByteRequest:
+    """Every byte from ``offset`` to the end."""
+
+    offset: int
+
+    def __post_init__(self) -> None:
+        if self.offset < 0:
+            raise StoreError(f"invalid byte offset {self.offset}")
+
+
+@dataclass(frozen=True, slots=True)
+class SuffixByteRequest:
+    """The last ``suffix`` bytes; a suffix longer than the value returns all of it."""
+
+    suffix: int
+
+    def __post_init__(self) -> None:
+        if self.suffix < 0:
+            raise StoreError(f"invalid byte suffix {self.suffix}")
+
+
+ByteRequest = RangeByteRequest | OffsetByteRequest | SuffixByteRequest
+
+
+def slice_bytes(data: bytes, byte_range: ByteRequest | None) -> bytes:
+    """Apply a byte request to a whole value held in memory."""
+    if byte_range is None:
+        return data
+    match byte_range:
+        case RangeByteRequest(start, end):
+            return data[start:end]
+        case OffsetByteRequest(offset):
+            return data[offset:]
+        case SuffixByteRequest(suffix):
+            return data[-suffix:] if suffix else b""
+    raise TypeError(f"unknown byte request {byte_range!r}")
+
+
+def resolve_range(byte_range: ByteRequest | None, size: int) -> tuple[int, int]:
+    """Turn a byte request into absolute ``[start, end)`` for a value of ``size`` bytes."""
+    if byte_range is None:
+        return 0, size
+    match byte_range:
+        case RangeByteRequest(start, end):
+            return min(start, size), min(end, size)
+        case OffsetByteRequest(offset):
+            return min(offset, size), size
+        case SuffixByteRequest(suffix):
+            return max(size - suffix, 0), size
+    raise TypeError(f"unknown byte request {byte_range!r}")

@@ -1,0 +1,1 @@
+"""Command-line tools: the ``cloudzarr`` CLI, ``bench`` and ``demo``."""

@@ -1,0 +1,1 @@
+"""Pytest plugin entry point; the fixtures are defined in the backend modules."""

@@ -1,0 +1,23 @@
+"""Fixtures shared by every test: one store of each backend, behind the ``any_store`` fixture."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudzarr.storage import MemoryStore, Store
+
+#: Every backend the store-level and engine-level suites run on. Each name ``k`` is served by a
+#: fixture ``k + "_store"`` that yields a fresh, empty, writable store.
+STORE_KINDS = ["memory", "local", "fsspec_memory", "fsspec_local", "s3", "gcs", "azure"]
+
+
+@pytest.fixture(params=STORE_KINDS)
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """A fresh, empty, writable store of each backend in turn."""
+    store: Store = request.getfixturevalue(f"{request.param}_store")
+    return store
+
+
+@pytest.fixture
+def memory_store() -> MemoryStore:
+    return MemoryStore()
