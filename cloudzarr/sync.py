@@ -13,9 +13,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -47,7 +45,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+def sync[T](coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
     """Run ``coro`` on the background loop and return its result.
 
     Parameters

@@ -1,1 +1,1 @@
-"""Pytest fixtures that run real object-store emulators (moto, fake-gcs-server, Azurite) on loopback."""
+"""Pytest fixtures running real object-store emulators (moto, fake-gcs-server, Azurite)."""

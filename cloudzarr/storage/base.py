@@ -14,6 +14,7 @@ that issues more requests while iterating would otherwise deadlock a small limit
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -117,7 +118,11 @@ class Store(ABC):
         """The constructor keyword arguments that rebuild this store (``read_only`` excluded)."""
 
     def _full_config(self) -> dict[str, Any]:
-        return {**self._config(), "read_only": self._read_only, "concurrency": self._concurrency_arg}
+        return {
+            **self._config(),
+            "read_only": self._read_only,
+            "concurrency": self._concurrency_arg,
+        }
 
     def __eq__(self, other: object) -> bool:
         if type(self) is not type(other):
@@ -271,7 +276,7 @@ class Store(ABC):
         async for name in self._paged("list_dir", self._list_dir_pages(norm)):
             yield name
 
-    async def _paged(self, operation: str, pages: AsyncIterator[list[str]]) -> AsyncIterator[str]:
+    async def _paged(self, operation: str, pages: AsyncIterator[builtins.list[str]]) -> AsyncIterator[str]:
         try:
             while True:
                 async with self._limiter:
@@ -321,11 +326,11 @@ class Store(ABC):
         """Delete every key under ``prefix/``; ``prefix`` is normalized, ``""`` is the root."""
 
     @abstractmethod
-    def _list_prefix_pages(self, prefix: str) -> AsyncIterator[list[str]]:
+    def _list_prefix_pages(self, prefix: str) -> AsyncIterator[builtins.list[str]]:
         """Yield pages of full keys under ``prefix/`` (``""``: all keys), one page a request."""
 
     @abstractmethod
-    def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
+    def _list_dir_pages(self, prefix: str) -> AsyncIterator[builtins.list[str]]:
         """Yield pages of names one level under ``prefix/``, relative, without slashes."""
 
 
