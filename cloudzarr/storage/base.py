@@ -276,7 +276,9 @@ class Store(ABC):
         async for name in self._paged("list_dir", self._list_dir_pages(norm)):
             yield name
 
-    async def _paged(self, operation: str, pages: AsyncIterator[builtins.list[str]]) -> AsyncIterator[str]:
+    async def _paged(
+        self, operation: str, pages: AsyncIterator[builtins.list[str]]
+    ) -> AsyncIterator[str]:
         try:
             while True:
                 async with self._limiter:
