@@ -34,6 +34,10 @@ class KeyNotFoundError(StoreError, FileNotFoundError):
     """A key that must exist (for ``getsize``, say) does not."""
 
 
+class InvalidStoreURLError(StoreError, ValueError):
+    """A store URL cannot be opened, or options were given that it does not take."""
+
+
 class StoreNotFoundError(StoreError, FileNotFoundError):
     """The storage location itself (bucket, container, root folder) does not exist."""
 
@@ -154,6 +158,7 @@ __all__ = [
     "IndexingError",
     "InvalidKeyError",
     "InvalidMetadataError",
+    "InvalidStoreURLError",
     "KeyNotFoundError",
     "MetadataError",
     "NodeExistsError",
