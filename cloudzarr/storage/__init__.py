@@ -8,15 +8,19 @@ from cloudzarr.storage.byte_range import (
     SuffixByteRequest,
 )
 from cloudzarr.storage.limiter import Limiter
+from cloudzarr.storage.local import LocalStore
 from cloudzarr.storage.memory import MemoryStore
+from cloudzarr.storage.url import open_store
 
 __all__ = [
     "ByteRequest",
     "Limiter",
+    "LocalStore",
     "MemoryStore",
     "OffsetByteRequest",
     "RangeByteRequest",
     "RequestCounter",
     "Store",
     "SuffixByteRequest",
+    "open_store",
 ]

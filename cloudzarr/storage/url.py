@@ -1,0 +1,201 @@
+"""``open_store``: one entry point from a URL (or path, or store) to a :class:`Store`.
+
+=========================================  ==============================================
+URL                                        Store
+=========================================  ==============================================
+``memory://``                              a new, empty :class:`MemoryStore`
+``memory://NAME``                          the process-wide :class:`MemoryStore` ``NAME``
+plain path, ``~/path``, ``file://PATH``    :class:`LocalStore`
+``s3://``, ``s3a://``                      ``cloudzarr.storage.s3.S3Store`` (extra ``s3``)
+``gs://``, ``gcs://``                      ``cloudzarr.storage.gcs.GCSStore`` (extra ``gcs``)
+``az://``, ``abfs://``, ``abfss://``       ``cloudzarr.storage.azure.AzureStore`` (extra ``azure``)
+any other fsspec protocol or chained URL   ``cloudzarr.storage.fsspec.FsspecStore``
+=========================================  ==============================================
+
+The cloud and fsspec stores are imported only when their URL is opened, so ``import cloudzarr``
+does not pull in s3fs, gcsfs or adlfs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
+
+from cloudzarr.errors import InvalidStoreURLError, UnsupportedError
+from cloudzarr.storage.base import Store
+from cloudzarr.storage.local import LocalStore
+from cloudzarr.storage.memory import MemoryStore
+
+
+class _FromURL(Protocol):
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        storage_options: Mapping[str, Any] | None,
+        read_only: bool,
+        concurrency: int | None,
+    ) -> Store: ...
+
+
+# protocol -> (module, class, the pip extra that brings its dependencies)
+_DEDICATED: dict[str, tuple[str, str, str]] = {
+    "s3": ("cloudzarr.storage.s3", "S3Store", "s3"),
+    "s3a": ("cloudzarr.storage.s3", "S3Store", "s3"),
+    "gs": ("cloudzarr.storage.gcs", "GCSStore", "gcs"),
+    "gcs": ("cloudzarr.storage.gcs", "GCSStore", "gcs"),
+    "az": ("cloudzarr.storage.azure", "AzureStore", "azure"),
+    "abfs": ("cloudzarr.storage.azure", "AzureStore", "azure"),
+    "abfss": ("cloudzarr.storage.azure", "AzureStore", "azure"),
+}
+_FSSPEC = ("cloudzarr.storage.fsspec", "FsspecStore", "cloud")
+
+_named_memory: dict[str, dict[str, bytes]] = {}
+_named_memory_lock = threading.Lock()
+
+
+def open_store(
+    url: str | os.PathLike[str] | Store,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    read_only: bool = False,
+    concurrency: int | None = None,
+) -> Store:
+    """Open the store a URL names.
+
+    Parameters
+    ----------
+    url
+        A URL (``memory://``, ``file://``, ``s3://bucket/prefix``, ``gs://``, ``az://``, any
+        fsspec protocol), a local path, or a :class:`Store`.
+    storage_options
+        Options for the backend (credentials, endpoint...): passed to the cloud and fsspec
+        stores; refused for memory and local stores, which take none.
+    read_only
+        Open the store read-only. A store passed in is returned as a read-only view when this
+        is True, and unchanged when it is False (a read-only store is never made writable).
+    concurrency
+        The most requests the store sends at once (see :class:`Store`). Not accepted with a
+        store passed in, whose limiter is already made.
+
+    Returns
+    -------
+    Store
+
+    Raises
+    ------
+    InvalidStoreURLError
+        If the URL's protocol is unknown, or options are given that the store does not take.
+    UnsupportedError
+        If the store for the URL needs an extra that is not installed (``pip install
+        "cloudzarr[s3]"``...).
+
+    Notes
+    -----
+    ``memory://NAME`` names a dict shared by the whole process: opening it twice gives two
+    equal stores over the same keys, which lets the sync API, the CLI and a test share data
+    by name. It is never freed; :func:`forget_memory_store` drops one. A bare ``memory://``
+    always gives a new, private store.
+    """
+    if isinstance(url, Store):
+        if storage_options:
+            raise InvalidStoreURLError(
+                f"storage_options were given with an already open store {url!r}; "
+                "they only apply when opening a URL"
+            )
+        if concurrency is not None:
+            raise InvalidStoreURLError(
+                f"concurrency was given with an already open store {url!r}; "
+                "set it when the store is made"
+            )
+        return url.with_read_only(True) if read_only and not url.read_only else url
+
+    if isinstance(url, os.PathLike):
+        url = os.fspath(url)
+    if not isinstance(url, str):
+        raise InvalidStoreURLError(
+            f"cannot open a store from {type(url).__name__}; give a URL, a path or a Store"
+        )
+
+    protocol = _protocol(url)
+    if protocol is None or protocol in ("file", "local"):
+        _refuse_options(url, storage_options)
+        path = url.split("://", 1)[1] if protocol is not None else url
+        if path == "":
+            raise InvalidStoreURLError(f"store URL {url!r} names no folder")
+        return LocalStore(path, read_only=read_only, concurrency=concurrency)
+    if protocol == "memory":
+        _refuse_options(url, storage_options)
+        name = url.split("://", 1)[1].strip("/")
+        data = _memory_dict(name) if name else None
+        return MemoryStore(data, read_only=read_only, concurrency=concurrency)
+
+    module, cls_name, extra = _DEDICATED.get(protocol, _FSSPEC)
+    if (module, cls_name, extra) == _FSSPEC:
+        _check_fsspec_protocol(url, protocol)
+    store_cls = _load(module, cls_name, extra, url)
+    return store_cls.from_url(
+        url,
+        storage_options=storage_options,
+        read_only=read_only,
+        concurrency=concurrency,
+    )
+
+
+def forget_memory_store(name: str) -> None:
+    """Drop the process-wide dict behind ``memory://NAME`` (stores already open keep it)."""
+    with _named_memory_lock:
+        _named_memory.pop(name.strip("/"), None)
+
+
+def _memory_dict(name: str) -> dict[str, bytes]:
+    with _named_memory_lock:
+        return _named_memory.setdefault(name, {})
+
+
+def _protocol(url: str) -> str | None:
+    """The URL's (first) protocol, lower-cased, or None for a plain path."""
+    head = url.split("::", 1)[0] if "::" in url else url
+    if "://" not in head:
+        # "simplecache::s3://..." chains name their first protocol before "::".
+        return head.lower() if "::" in url else None
+    scheme = head.split("://", 1)[0]
+    if not scheme or not all(c.isalnum() or c in "+-." for c in scheme):
+        return None
+    return scheme.lower()
+
+
+def _refuse_options(url: str, storage_options: Mapping[str, Any] | None) -> None:
+    if storage_options:
+        keys = ", ".join(sorted(map(str, storage_options)))
+        raise InvalidStoreURLError(
+            f"storage_options ({keys}) do not apply to {url!r}: memory and local stores take none"
+        )
+
+
+def _check_fsspec_protocol(url: str, protocol: str) -> None:
+    try:
+        import fsspec
+    except ModuleNotFoundError as exc:  # pragma: no cover - fsspec is a core dependency
+        raise UnsupportedError(f"opening {url!r} needs fsspec: pip install fsspec") from exc
+    if protocol not in fsspec.available_protocols():
+        raise InvalidStoreURLError(
+            f"store URL {url!r} has the unknown protocol {protocol!r} "
+            "(neither cloudzarr nor fsspec knows it)"
+        )
+
+
+def _load(module: str, cls_name: str, extra: str, url: str) -> type[_FromURL]:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or module
+        raise UnsupportedError(
+            f"opening {url!r} needs {missing!r}, which is not installed: "
+            f'pip install "cloudzarr[{extra}]"'
+        ) from exc
+    return cast(type[_FromURL], getattr(mod, cls_name))
