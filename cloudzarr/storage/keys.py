@@ -46,6 +46,9 @@ def normalize_prefix(prefix: str) -> str:
     """
     if not isinstance(prefix, str):
         raise InvalidKeyError(f"store prefix must be a str, got {type(prefix).__name__}")
+    if prefix.startswith("/"):
+        # Checked before stripping: "/" alone would otherwise become "" (the whole store).
+        raise InvalidKeyError(f"store prefix {prefix!r} is absolute; prefixes are relative paths")
     stripped = prefix[:-1] if prefix.endswith("/") else prefix
     if stripped:
         _check_path(stripped, what="prefix", original=prefix)
