@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from cloudzarr.storage import MemoryStore, Store
+from cloudzarr.storage import LocalStore, MemoryStore, Store
 
 #: Every backend the store-level and engine-level suites run on. Each name ``k`` is served by a
 #: fixture ``k + "_store"`` that yields a fresh, empty, writable store.
@@ -21,3 +23,9 @@ def any_store(request: pytest.FixtureRequest) -> Store:
 @pytest.fixture
 def memory_store() -> MemoryStore:
     return MemoryStore()
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> LocalStore:
+    # The root does not exist yet: the first write must create it.
+    return LocalStore(tmp_path / "store")
