@@ -267,7 +267,8 @@ def run(
 def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a markdown table."""
     lines = [
-        "| library | store | operation | shape | seconds | MB/s | peak MiB | peak / size | speedup |",
+        "| library | store | operation | shape | seconds | MB/s | peak MiB | peak / size "
+        "| speedup |",
         "|---|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
