@@ -1,0 +1,355 @@
+"""Validated, frozen descriptions of Zarr v3 codecs (the ``codecs`` field of an array's zarr.json).
+
+A :class:`CodecSpec` is a codec's ``name`` and its normalised, deep-frozen ``configuration``;
+:func:`parse_v3_codecs` validates a JSON list of codec objects against the array's dtype and
+dimensionality and fills in defaults, so two documents that mean the same pipeline compare equal.
+The executable codecs live in :mod:`cloudzarr.codecs`; this module only describes them, so
+metadata never imports codec machinery.
+
+Known codecs and their kinds:
+
+=====================  ==============  ==============================================
+name                   kind            configuration
+=====================  ==============  ==============================================
+``transpose``          array->array    ``order``: a permutation of ``range(ndim)``
+``bytes``              array->bytes    ``endian``: ``"little"``/``"big"`` (omitted for
+                                       1-byte types)
+``vlen-utf8``          array->bytes    none (string arrays only)
+``sharding_indexed``   array->bytes    ``chunk_shape``, ``codecs``, ``index_codecs``,
+                                       ``index_location`` (``"end"`` default); nested
+                                       codec lists are tuples of :class:`CodecSpec`
+``gzip``               bytes->bytes    ``level`` 0..9
+``zstd``               bytes->bytes    ``level`` (int), ``checksum`` (bool)
+``blosc``              bytes->bytes    ``cname``, ``clevel``, ``shuffle``
+                                       (``noshuffle``/``shuffle``/``bitshuffle``),
+                                       ``typesize``, ``blocksize``
+``crc32c``             bytes->bytes    none
+``numcodecs.<id>``     by numcodecs    the numcodecs config without ``id`` (what
+                                       zarr-python writes for wrapped numcodecs codecs;
+                                       array->array for filters like ``delta``, else
+                                       bytes->bytes)
+=====================  ==============  ==============================================
+
+Anything else raises :class:`~cloudzarr.errors.UnsupportedCodecError` naming the codec, the
+document key and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from cloudzarr.errors import InvalidMetadataError, UnsupportedCodecError
+from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
+
+__all__ = [
+    "BLOSC_CNAMES",
+    "BLOSC_SHUFFLES",
+    "CodecKind",
+    "CodecSpec",
+    "codec_kind",
+    "codecs_to_json",
+    "parse_codec",
+    "parse_v3_codecs",
+]
+
+CodecKind = Literal["array_array", "array_bytes", "bytes_bytes"]
+
+BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
+BLOSC_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
+
+_KINDS: dict[str, CodecKind] = {
+    "transpose": "array_array",
+    "bytes": "array_bytes",
+    "vlen-utf8": "array_bytes",
+    "sharding_indexed": "array_bytes",
+    "gzip": "bytes_bytes",
+    "zstd": "bytes_bytes",
+    "blosc": "bytes_bytes",
+    "crc32c": "bytes_bytes",
+}
+
+# numcodecs codecs that work on arrays (filters) rather than on bytes.
+_NUMCODECS_ARRAY_FILTERS = {
+    "delta",
+    "fixedscaleoffset",
+    "quantize",
+    "packbits",
+    "astype",
+    "bitround",
+    "categorize",
+}
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """One v3 codec: its ``name`` and normalised, deep-frozen ``configuration``."""
+
+    name: str
+    configuration: Mapping[str, Any] = field(default_factory=FrozenDict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "configuration", deep_freeze(self.configuration))
+
+    @property
+    def kind(self) -> CodecKind:
+        """``"array_array"``, ``"array_bytes"`` or ``"bytes_bytes"``."""
+        return codec_kind(self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The codec's JSON object (``configuration`` omitted when empty, as zarr-python does
+        for ``crc32c`` and 1-byte ``bytes``)."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.configuration:
+            out["configuration"] = {k: _thaw_config(v) for k, v in self.configuration.items()}
+        return out
+
+
+def _thaw_config(value: Any) -> Any:
+    if isinstance(value, CodecSpec):
+        return value.to_dict()
+    if isinstance(value, tuple) and value and all(isinstance(v, CodecSpec) for v in value):
+        return [v.to_dict() for v in value]
+    return thaw(value)
+
+
+def codec_kind(name: str) -> CodecKind:
+    """The kind of a codec by name (``numcodecs.*`` filters are array->array)."""
+    if name in _KINDS:
+        return _KINDS[name]
+    if name.startswith("numcodecs."):
+        return "array_array" if name[10:] in _NUMCODECS_ARRAY_FILTERS else "bytes_bytes"
+    raise UnsupportedCodecError(f"unknown codec {name!r}")
+
+
+def codecs_to_json(codecs: tuple[CodecSpec, ...]) -> list[dict[str, Any]]:
+    """The JSON list of a codec tuple."""
+    return [c.to_dict() for c in codecs]
+
+
+def _int(config: Mapping[str, Any], name: str, where: str, default: Any = None) -> int:
+    value = config.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidMetadataError(
+            f"{where}: configuration.{name} must be an integer, got {value!r}"
+        )
+    return value
+
+
+def _check_keys(config: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    extra = set(config) - allowed
+    if extra:
+        raise InvalidMetadataError(f"{where}: unknown configuration field(s) {sorted(extra)}")
+
+
+def parse_codec(
+    value: Any,
+    *,
+    dtype: np.dtype[Any],
+    ndim: int,
+    where: str,
+) -> CodecSpec:
+    """Validate one codec JSON object (or :class:`CodecSpec`) and normalise its configuration.
+
+    ``where`` names the document and field for errors (``"a/zarr.json: codecs[1]"``).
+    """
+    if isinstance(value, CodecSpec):
+        value = value.to_dict()
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+        raise InvalidMetadataError(f"{where}: a codec must be an object with a string 'name'")
+    extra = set(value) - {"name", "configuration", "must_understand"}
+    if extra:
+        raise InvalidMetadataError(f"{where}: unknown codec field(s) {sorted(extra)}")
+    name: str = value["name"]
+    config = value.get("configuration", {})
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        raise InvalidMetadataError(f"{where}: configuration of codec {name!r} must be an object")
+    where = f"{where} ({name})"
+    if name == "bytes":
+        _check_keys(config, {"endian"}, where)
+        endian = config.get("endian")
+        if dtype.itemsize > 1 and not is_string_dtype(dtype) and endian is None:
+            raise InvalidMetadataError(f"{where}: configuration.endian is required for {dtype}")
+        if endian is not None and endian not in ("little", "big"):
+            raise InvalidMetadataError(f"{where}: configuration.endian must be 'little' or 'big'")
+        if is_string_dtype(dtype):
+            raise UnsupportedCodecError(f"{where}: the bytes codec cannot encode strings")
+        if dtype.itemsize == 1:
+            return CodecSpec(name)
+        return CodecSpec(name, {"endian": endian})
+    if name == "transpose":
+        _check_keys(config, {"order"}, where)
+        order = config.get("order")
+        if isinstance(order, str):
+            # Early drafts allowed "C"/"F"; zarr-python 3 reads them.
+            order = list(range(ndim)) if order == "C" else list(range(ndim))[::-1]
+        if not isinstance(order, list | tuple) or sorted(order) != list(range(ndim)):
+            raise InvalidMetadataError(
+                f"{where}: configuration.order must be a permutation of range({ndim}), got {order!r}"
+            )
+        return CodecSpec(name, {"order": tuple(int(i) for i in order)})
+    if name == "gzip":
+        _check_keys(config, {"level"}, where)
+        level = _int(config, "level", where, 5)
+        if not 0 <= level <= 9:
+            raise InvalidMetadataError(f"{where}: configuration.level must be in 0..9")
+        return CodecSpec(name, {"level": level})
+    if name == "zstd":
+        _check_keys(config, {"level", "checksum"}, where)
+        level = _int(config, "level", where, 0)
+        checksum = config.get("checksum", False)
+        if not isinstance(checksum, bool):
+            raise InvalidMetadataError(f"{where}: configuration.checksum must be a boolean")
+        return CodecSpec(name, {"level": level, "checksum": checksum})
+    if name == "blosc":
+        _check_keys(config, {"cname", "clevel", "shuffle", "typesize", "blocksize"}, where)
+        cname = config.get("cname", "zstd")
+        if cname not in BLOSC_CNAMES:
+            raise InvalidMetadataError(
+                f"{where}: configuration.cname must be one of {BLOSC_CNAMES}"
+            )
+        clevel = _int(config, "clevel", where, 5)
+        if not 0 <= clevel <= 9:
+            raise InvalidMetadataError(f"{where}: configuration.clevel must be in 0..9")
+        itemsize = 1 if is_string_dtype(dtype) else dtype.itemsize
+        shuffle = config.get("shuffle", "shuffle" if itemsize > 1 else "bitshuffle")
+        if shuffle not in BLOSC_SHUFFLES:
+            raise InvalidMetadataError(
+                f"{where}: configuration.shuffle must be one of {BLOSC_SHUFFLES}"
+            )
+        typesize = _int(config, "typesize", where, itemsize)
+        blocksize = _int(config, "blocksize", where, 0)
+        if typesize < 1 or blocksize < 0:
+            raise InvalidMetadataError(f"{where}: typesize must be >= 1 and blocksize >= 0")
+        return CodecSpec(
+            name,
+            {
+                "typesize": typesize,
+                "cname": cname,
+                "clevel": clevel,
+                "shuffle": shuffle,
+                "blocksize": blocksize,
+            },
+        )
+    if name == "crc32c":
+        _check_keys(config, set(), where)
+        return CodecSpec(name)
+    if name == "vlen-utf8":
+        _check_keys(config, set(), where)
+        if not is_string_dtype(dtype):
+            raise InvalidMetadataError(f"{where}: vlen-utf8 needs a string data type, not {dtype}")
+        return CodecSpec(name)
+    if name == "sharding_indexed":
+        return _parse_sharding(config, dtype=dtype, ndim=ndim, where=where)
+    if name.startswith("numcodecs."):
+        return _parse_numcodecs(name, config, where)
+    raise UnsupportedCodecError(f"{where}: unknown codec {name!r}")
+
+
+def _parse_numcodecs(name: str, config: Mapping[str, Any], where: str) -> CodecSpec:
+    import numcodecs
+
+    codec_id = name[len("numcodecs.") :]
+    try:
+        numcodecs.get_codec({"id": codec_id, **thaw(config)})
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UnsupportedCodecError(
+            f"{where}: unknown or invalid numcodecs codec ({exc})"
+        ) from None
+    return CodecSpec(name, config)
+
+
+def _parse_sharding(
+    config: Mapping[str, Any], *, dtype: np.dtype[Any], ndim: int, where: str
+) -> CodecSpec:
+    _check_keys(config, {"chunk_shape", "codecs", "index_codecs", "index_location"}, where)
+    chunk_shape = config.get("chunk_shape")
+    if (
+        not isinstance(chunk_shape, list | tuple)
+        or len(chunk_shape) != ndim
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in chunk_shape)
+    ):
+        raise InvalidMetadataError(
+            f"{where}: configuration.chunk_shape must be {ndim} positive integers, "
+            f"got {chunk_shape!r}"
+        )
+    location = config.get("index_location", "end")
+    if location not in ("start", "end"):
+        raise InvalidMetadataError(f"{where}: configuration.index_location must be start or end")
+    inner = parse_v3_codecs(
+        config.get("codecs"), dtype=dtype, ndim=ndim, where=f"{where} configuration.codecs"
+    )
+    index_codecs = parse_v3_codecs(
+        config.get("index_codecs", [{"name": "bytes", "configuration": {"endian": "little"}}]),
+        dtype=np.dtype("uint64"),
+        ndim=ndim + 1,
+        where=f"{where} configuration.index_codecs",
+    )
+    return CodecSpec(
+        "sharding_indexed",
+        FrozenDict(
+            {
+                "chunk_shape": tuple(chunk_shape),
+                "codecs": inner,
+                "index_codecs": index_codecs,
+                "index_location": location,
+            }
+        ),
+    )
+
+
+def parse_v3_codecs(
+    value: Any,
+    *,
+    dtype: np.dtype[Any],
+    ndim: int,
+    where: str = "codecs",
+) -> tuple[CodecSpec, ...]:
+    """Validate a v3 ``codecs`` list: array->array codecs, exactly one array->bytes codec, then
+    bytes->bytes codecs.
+
+    Parameters
+    ----------
+    value
+        The JSON list (or a sequence of :class:`CodecSpec`).
+    dtype, ndim
+        The array's data type and number of dimensions (``bytes`` needs ``endian`` for multi-byte
+        types, ``transpose`` a permutation of ``range(ndim)``...).
+    where
+        Document key and field for error messages, e.g. ``"a/zarr.json: codecs"``.
+
+    Raises
+    ------
+    InvalidMetadataError
+        Malformed list or configuration, or codecs in the wrong order.
+    UnsupportedCodecError
+        An unknown codec, naming it.
+    """
+    if not isinstance(value, list | tuple) or not value:
+        raise InvalidMetadataError(f"{where}: must be a non-empty list of codecs, got {value!r}")
+    specs = tuple(
+        parse_codec(item, dtype=dtype, ndim=ndim, where=f"{where}[{i}]")
+        for i, item in enumerate(value)
+    )
+    kinds = [s.kind for s in specs]
+    n_array_bytes = kinds.count("array_bytes")
+    if n_array_bytes != 1:
+        raise InvalidMetadataError(
+            f"{where}: needs exactly one array->bytes codec (bytes, vlen-utf8, sharding_indexed), "
+            f"got {n_array_bytes}"
+        )
+    pivot = kinds.index("array_bytes")
+    if any(k != "array_array" for k in kinds[:pivot]) or any(
+        k != "bytes_bytes" for k in kinds[pivot + 1 :]
+    ):
+        raise InvalidMetadataError(
+            f"{where}: codecs must be array->array, then one array->bytes, then bytes->bytes; "
+            f"got {[s.name for s in specs]}"
+        )
+    return specs

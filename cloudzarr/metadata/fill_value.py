@@ -1,0 +1,258 @@
+"""Fill values: parsing, encoding and validation for every supported dtype, both formats.
+
+A parsed fill value is a numpy scalar of the array's dtype (``np.float32(nan)``, ``np.int16(3)``,
+``np.bool_(False)``, ``np.complex64(1+2j)``), or a ``str`` for string arrays (the scalar type of
+``StringDType``). Zarr v2 also allows ``null`` (no fill value): :func:`parse_fill_value_v2`
+returns ``None`` for it and readers use :func:`default_fill_value` for missing chunks.
+
+JSON encodings (the Zarr v3 spec; zarr-python 3.4.2 uses the same for v2):
+
+- bool: ``true`` / ``false``; integers: JSON integers, range-checked against the dtype;
+- floats: a JSON number, ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, or a hex string of the
+  IEEE bits, big-endian (``"0x7fc00000"`` for a float32). NaNs other than the canonical quiet NaN
+  are written as hex, so their payload survives a round trip;
+- complex: ``[real, imag]``, each part encoded as a float;
+- strings: a JSON string.
+
+Fill values compare bitwise (:func:`fill_values_equal`), so NaN equals itself.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from cloudzarr.errors import InvalidMetadataError
+from cloudzarr.metadata.dtypes import is_string_dtype
+
+__all__ = [
+    "default_fill_value",
+    "encode_fill_value_v2",
+    "encode_fill_value_v3",
+    "fill_values_equal",
+    "normalize_fill_value",
+    "parse_fill_value_v2",
+    "parse_fill_value_v3",
+]
+
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _where(key: str | None, field: str) -> str:
+    return f"{key}: {field}" if key else field
+
+
+def _native(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    return dtype.newbyteorder("=") if dtype.byteorder in ("<", ">") else dtype
+
+
+def default_fill_value(dtype: np.dtype[Any]) -> Any:
+    """The fill value used when none is given: zero, ``False``, ``0j`` or ``""``."""
+    if is_string_dtype(dtype):
+        return ""
+    return _native(dtype).type(0)
+
+
+def _error(where: str, value: Any, dtype: np.dtype[Any], why: str = "") -> InvalidMetadataError:
+    name = "string" if is_string_dtype(dtype) else _native(dtype).name
+    suffix = f" ({why})" if why else ""
+    return InvalidMetadataError(f"{where}: invalid fill value {value!r} for dtype {name}{suffix}")
+
+
+def _parse_hex_float(text: str, dtype: np.dtype[Any], where: str) -> Any:
+    digits = text[2:]
+    if len(digits) != 2 * dtype.itemsize:
+        raise _error(where, text, dtype, f"hex must have {2 * dtype.itemsize} digits")
+    try:
+        raw = int(digits, 16).to_bytes(dtype.itemsize, "big")
+    except ValueError:
+        raise _error(where, text, dtype, "not a hex number") from None
+    return np.frombuffer(raw, dtype=_native(dtype).newbyteorder(">"))[0].astype(_native(dtype))
+
+
+def _parse_float(value: Any, dtype: np.dtype[Any], where: str) -> Any:
+    native = _native(dtype)
+    if isinstance(value, str):
+        if value in _SPECIAL_FLOATS:
+            return native.type(_SPECIAL_FLOATS[value])
+        if value.startswith(("0x", "0X")):
+            return _parse_hex_float(value, native, where)
+        raise _error(where, value, dtype)
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise _error(where, value, dtype)
+    with np.errstate(over="ignore"):
+        result = native.type(value)
+    if math.isfinite(float(value)) and not np.isfinite(result):
+        raise _error(where, value, dtype, "out of range")
+    return result
+
+
+def _parse_int(value: Any, dtype: np.dtype[Any], where: str) -> Any:
+    if isinstance(value, bool | np.bool_):
+        raise _error(where, value, dtype)
+    if isinstance(value, float | np.floating):
+        if not float(value).is_integer():
+            raise _error(where, value, dtype, "not an integer")
+        value = int(value)
+    if not isinstance(value, int | np.integer):
+        raise _error(where, value, dtype)
+    info = np.iinfo(dtype)
+    if not info.min <= int(value) <= info.max:
+        raise _error(where, value, dtype, f"out of range [{info.min}, {info.max}]")
+    return _native(dtype).type(int(value))
+
+
+def _parse_json(value: Any, dtype: np.dtype[Any], where: str, *, lenient: bool) -> Any:
+    if is_string_dtype(dtype):
+        if isinstance(value, str):
+            return value
+        if lenient and value == 0 and not isinstance(value, bool):
+            # zarr-python 2 wrote 0 as the fill value of object (string) arrays.
+            return ""
+        raise _error(where, value, dtype)
+    kind = dtype.kind
+    if kind == "b":
+        if isinstance(value, bool | np.bool_):
+            return np.bool_(value)
+        if lenient and isinstance(value, int) and value in (0, 1):
+            return np.bool_(value)
+        raise _error(where, value, dtype)
+    if kind in "iu":
+        return _parse_int(value, dtype, where)
+    if kind == "f":
+        return _parse_float(value, dtype, where)
+    if kind == "c":
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise _error(where, value, dtype, "complex fill values are [real, imag] pairs")
+        part = np.dtype(f"f{dtype.itemsize // 2}")
+        re = _parse_float(value[0], part, where)
+        im = _parse_float(value[1], part, where)
+        out = np.zeros((), dtype=_native(dtype))
+        out.real = re
+        out.imag = im
+        return out[()]
+    raise _error(where, value, dtype, "unsupported dtype")
+
+
+def parse_fill_value_v3(
+    value: Any, dtype: np.dtype[Any], *, key: str | None = None, field: str = "fill_value"
+) -> Any:
+    """Parse a v3 JSON fill value into a scalar of ``dtype``.
+
+    Raises
+    ------
+    InvalidMetadataError
+        If the value is missing, of the wrong form, or out of range; names key and field.
+    """
+    where = _where(key, field)
+    if value is None:
+        raise InvalidMetadataError(f"{where}: fill_value must not be null in Zarr v3")
+    return _parse_json(value, dtype, where, lenient=False)
+
+
+def parse_fill_value_v2(
+    value: Any, dtype: np.dtype[Any], *, key: str | None = None, field: str = "fill_value"
+) -> Any:
+    """Parse a v2 JSON fill value; ``null`` gives ``None`` (no fill value).
+
+    Raises
+    ------
+    InvalidMetadataError
+        If the value is of the wrong form or out of range; names key and field.
+    """
+    if value is None:
+        return None
+    return _parse_json(value, dtype, _where(key, field), lenient=True)
+
+
+def _encode_float(value: Any, dtype: np.dtype[Any]) -> Any:
+    native = _native(dtype)
+    scalar = native.type(value)
+    if np.isnan(scalar):
+        if scalar.tobytes() == native.type(np.nan).tobytes():
+            return "NaN"
+        bits = int.from_bytes(np.asarray(scalar, dtype=native.newbyteorder(">")).tobytes(), "big")
+        return f"0x{bits:0{2 * native.itemsize}x}"
+    if np.isinf(scalar):
+        return "Infinity" if scalar > 0 else "-Infinity"
+    return float(scalar)
+
+
+def encode_fill_value_v3(value: Any, dtype: np.dtype[Any]) -> Any:
+    """Encode a parsed fill value as v3 JSON (see the module docstring)."""
+    if is_string_dtype(dtype):
+        return str(value)
+    kind = dtype.kind
+    if kind == "b":
+        return bool(value)
+    if kind in "iu":
+        return int(value)
+    if kind == "f":
+        return _encode_float(value, dtype)
+    if kind == "c":
+        part = np.dtype(f"f{dtype.itemsize // 2}")
+        scalar = _native(dtype).type(value)
+        return [_encode_float(scalar.real, part), _encode_float(scalar.imag, part)]
+    raise _error("fill_value", value, dtype, "unsupported dtype")
+
+
+def encode_fill_value_v2(value: Any, dtype: np.dtype[Any]) -> Any:
+    """Encode a parsed fill value (or ``None``) as v2 JSON, the way zarr-python 3.4.2 does."""
+    if value is None:
+        return None
+    return encode_fill_value_v3(value, dtype)
+
+
+def normalize_fill_value(
+    value: Any, dtype: np.dtype[Any], *, field: str = "fill_value", key: str | None = None
+) -> Any:
+    """Turn a user-given fill value into a scalar of ``dtype``; ``None`` gives the default.
+
+    Accepts Python and numpy scalars, 0-d arrays, and the JSON encodings (``"NaN"``, hex...).
+
+    Raises
+    ------
+    InvalidMetadataError
+        If the value does not fit the dtype (300 for uint8, 1.5 for int32, "a" for float32...).
+    """
+    where = _where(key, field)
+    if value is None:
+        return default_fill_value(dtype)
+    if isinstance(value, np.ndarray):
+        if value.shape != ():
+            raise _error(where, value, dtype, "must be a scalar")
+        value = value[()]
+    if is_string_dtype(dtype):
+        if isinstance(value, str | np.str_):
+            return str(value)
+        raise _error(where, value, dtype)
+    kind = dtype.kind
+    if kind == "b":
+        if isinstance(value, bool | np.bool_) or (isinstance(value, int) and value in (0, 1)):
+            return np.bool_(bool(value))
+        raise _error(where, value, dtype)
+    if kind in "iu":
+        return _parse_int(value, dtype, where)
+    if kind == "f":
+        return _parse_float(value, dtype, where)
+    if kind == "c":
+        if isinstance(value, list | tuple):
+            return _parse_json(value, dtype, where, lenient=False)
+        if isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | complex | np.number
+        ):
+            raise _error(where, value, dtype)
+        return _native(dtype).type(value)
+    raise _error(where, value, dtype, "unsupported dtype")
+
+
+def fill_values_equal(a: Any, b: Any) -> bool:
+    """Bitwise equality of two parsed fill values (NaN equals NaN with the same payload)."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    aa, bb = np.asarray(a), np.asarray(b)
+    return aa.dtype == bb.dtype and aa.tobytes() == bb.tobytes()
