@@ -50,6 +50,10 @@ class PreconditionFailedError(StoreError):
     """A conditional request was refused by the backend (HTTP 412)."""
 
 
+class ListingInterruptedError(StoreError):
+    """A paged listing failed midway and cannot be resumed where it stopped; list again."""
+
+
 class TransientStoreError(StoreError):
     """A request failed in a way that may succeed on retry (timeout, throttling, reset)."""
 
@@ -160,6 +164,7 @@ __all__ = [
     "InvalidMetadataError",
     "InvalidStoreURLError",
     "KeyNotFoundError",
+    "ListingInterruptedError",
     "MetadataError",
     "NodeExistsError",
     "NodeNotFoundError",

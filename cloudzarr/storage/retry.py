@@ -5,6 +5,8 @@ retries every operation that raised a :class:`~cloudzarr.errors.TransientStoreEr
 throttling, connection reset), waiting ``min(max_backoff, backoff * 2**attempt)`` scaled by a
 random factor in ``[0.5, 1]`` ("equal jitter") between tries, so many clients throttled at once
 do not come back in step. The defaults follow obstore's: 10 retries, 100 ms up to 15 s.
+A listing page that failed is fetched again; if the backend's paging itself broke off, the
+listing starts over and passes on only names it has not given yet.
 
 Retries happen inside the slot the shared limiter granted to the request, so a retrying request
 never lets more requests in flight than the limiter allows. A listing retries page by page.
@@ -26,10 +28,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from cloudzarr.errors import TransientStoreError
+from cloudzarr.errors import ListingInterruptedError, TransientStoreError
 from cloudzarr.storage.base import Store
 from cloudzarr.storage.wrapper import StoreWrapper
 
@@ -126,6 +128,29 @@ class RetryStore(StoreWrapper):
             self.retry_counts[operation] += 1
             await asyncio.sleep(self.wait_time(attempt))
             attempt += 1
+
+    async def _pages(self, operation: str, prefix: str) -> AsyncIterator[list[str]]:
+        # A failed page is retried in _call. If the backend's own page generator failed, it
+        # cannot resume: list again from the start and pass on only the names not yet given.
+        seen: set[str] = set()
+        restarts = 0
+        while True:
+            fetch, close = self._page_source(operation, prefix)
+            try:
+                while (page := await fetch()) is not None:
+                    fresh = [name for name in page if name not in seen]
+                    seen.update(fresh)
+                    if fresh:
+                        yield fresh
+                return
+            except ListingInterruptedError:
+                if restarts >= self.retries:
+                    self.given_up[operation] += 1
+                    raise
+                restarts += 1
+                self.retry_counts[operation] += 1
+            finally:
+                await close()
 
     async def _set_if_not_exists(self, key: str, value: bytes) -> bool:
         retried = False

@@ -20,6 +20,7 @@ import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self, TypeVar
 
+from cloudzarr.errors import ListingInterruptedError
 from cloudzarr.storage.base import Store
 from cloudzarr.storage.byte_range import ByteRequest
 
@@ -158,31 +159,63 @@ class StoreWrapper(Store):
         await self._call("delete_dir", prefix, lambda: self._inner._delete_dir(prefix))
 
     def _list_prefix_pages(self, prefix: str) -> AsyncIterator[list[str]]:
-        operation = "list_prefix" if prefix else "list"
-        return self._pages(operation, prefix, self._inner._list_prefix_pages(prefix))
+        return self._pages("list_prefix" if prefix else "list", prefix)
 
     def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
-        return self._pages("list_dir", prefix, self._inner._list_dir_pages(prefix))
+        return self._pages("list_dir", prefix)
 
-    async def _pages(
-        self, operation: str, prefix: str, pages: AsyncIterator[list[str]]
-    ) -> AsyncIterator[list[str]]:
-        # Each page is one request, so each goes through _call on its own.
+    async def _pages(self, operation: str, prefix: str) -> AsyncIterator[list[str]]:
+        fetch, close = self._page_source(operation, prefix)
         try:
-            while True:
-                page = await self._call(operation, prefix, lambda: _next_page(pages))
-                if page is None:
-                    return
+            while (page := await fetch()) is not None:
                 yield page
         finally:
-            aclose = getattr(pages, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await close()
+
+    def _page_source(self, operation: str, prefix: str) -> tuple[PageFetch, PageClose]:
+        """A coroutine function fetching the next page through every layer, and a closer.
+
+        The layers are composed as plain calls rather than nested generators: an exception
+        raised in a generator ends it, so a failed page could not be fetched again.
+        """
+        inner = self._inner
+        if isinstance(inner, StoreWrapper):
+            fetch_inner, close = inner._page_source(operation, prefix)
+        else:
+            hook = inner._list_dir_pages if operation == "list_dir" else inner._list_prefix_pages
+            fetch_inner, close = _backend_pages(hook(prefix), prefix)
+
+        async def fetch() -> list[str] | None:
+            return await self._call(operation, prefix, fetch_inner)
+
+        return fetch, close
 
 
-async def _next_page(pages: AsyncIterator[list[str]]) -> list[str] | None:
-    # StopAsyncIteration must not escape a coroutine awaited inside an async generator.
-    try:
-        return await anext(pages)
-    except StopAsyncIteration:
-        return None
+PageFetch = Callable[[], Awaitable[list[str] | None]]
+PageClose = Callable[[], Awaitable[None]]
+
+
+def _backend_pages(pages: AsyncIterator[list[str]], prefix: str) -> tuple[PageFetch, PageClose]:
+    broken: list[BaseException] = []
+
+    async def fetch() -> list[str] | None:
+        if broken:
+            # The backend's generator ended with the error; resuming would silently truncate.
+            raise ListingInterruptedError(
+                f"the listing of {prefix!r} broke off after a failed page and cannot resume; "
+                "list again"
+            ) from broken[0]
+        try:
+            return await anext(pages)
+        except StopAsyncIteration:
+            return None
+        except BaseException as exc:
+            broken.append(exc)
+            raise
+
+    async def close() -> None:
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    return fetch, close
