@@ -155,6 +155,13 @@ class Store(ABC):
         view._read_only = bool(read_only)
         return view
 
+    def __copy__(self) -> Self:
+        # Without this, copy.copy would go through __reduce__ and rebuild the store from its
+        # configuration: a new limiter, new connections. A copy shares them.
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     def _check_writable(self, key: str) -> None:
         if self._read_only:
             raise ReadOnlyError(f"cannot write {key!r}: {self!r} is read-only")
