@@ -192,7 +192,10 @@ class Store(ABC):
         self, key_ranges: Iterable[tuple[str, ByteRequest | None]]
     ) -> list[bytes | None]:
         """Read many keys or byte ranges concurrently, in order; None for a missing key."""
-        return list(await asyncio.gather(*(self.get(k, r) for k, r in key_ranges)))
+        pairs = builtins.list(key_ranges)
+        for key, _ in pairs:
+            validate_key(key)  # all of them before any request
+        return builtins.list(await asyncio.gather(*(self.get(k, r) for k, r in pairs)))
 
     async def exists(self, key: str) -> bool:
         """Whether ``key`` holds a value."""
@@ -242,7 +245,13 @@ class Store(ABC):
             return await self._set_if_not_exists(key, bytes(value))
 
     async def set_many(self, items: Mapping[str, BytesLike]) -> None:
-        """Store many values concurrently under the limiter."""
+        """Store many values concurrently under the limiter.
+
+        Every key is checked before the first write, so a bad key writes nothing.
+        """
+        for key in items:
+            validate_key(key)
+            self._check_writable(key)
         await asyncio.gather(*(self.set(k, v) for k, v in items.items()))
 
     async def delete(self, key: str) -> None:
