@@ -52,7 +52,7 @@ def _where(key: str | None, fld: str) -> str:
 def _check_codec_config(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping) or not isinstance(value.get("id"), str):
         raise InvalidMetadataError(f"{where}: must be a numcodecs config object with an 'id'")
-    return deep_freeze(dict(value))  # type: ignore[no-any-return]
+    return deep_freeze(dict(value))
 
 
 @dataclass(frozen=True, eq=False)

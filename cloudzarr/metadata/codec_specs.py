@@ -191,7 +191,8 @@ def parse_codec(
             order = list(range(ndim)) if order == "C" else list(range(ndim))[::-1]
         if not isinstance(order, list | tuple) or sorted(order) != list(range(ndim)):
             raise InvalidMetadataError(
-                f"{where}: configuration.order must be a permutation of range({ndim}), got {order!r}"
+                f"{where}: configuration.order must be a permutation of range({ndim}), "
+                f"got {order!r}"
             )
         return CodecSpec(name, {"order": tuple(int(i) for i in order)})
     if name == "gzip":
