@@ -1,0 +1,386 @@
+"""The S3 store: s3fs's client driven one request per operation.
+
+s3fs's high-level methods cost more round trips than the operations need (a whole-object
+``cat_file`` sends HEAD then GET; listings go through a cache). :class:`S3Store` keeps s3fs for
+what it does well (credentials, sessions, retries with back-off) and calls the S3 API itself:
+
+=====================  =====================================================================
+operation              requests
+=====================  =====================================================================
+get, range, suffix     1 ``GetObject`` (with a ``Range`` header; a suffix is ``bytes=-n``)
+set                    1 ``PutObject``
+set_if_not_exists      1 ``PutObject`` with ``If-None-Match: *`` (412 -> False)
+exists, getsize        1 ``HeadObject``
+delete                 1 ``DeleteObject``
+list_dir               1 ``ListObjectsV2`` with ``Delimiter=/`` per 1,000 children
+list, list_prefix      1 ``ListObjectsV2`` per 1,000 keys
+delete_dir             per 1,000 keys: 1 ``ListObjectsV2`` + 1 ``DeleteObjects``
+=====================  =====================================================================
+
+Requests are counted in ``store.requests`` under these operation names by a botocore
+``before-send`` hook, so every HTTP attempt (retries included) is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, Self
+
+from cloudzarr.errors import (
+    AccessDeniedError,
+    KeyNotFoundError,
+    PreconditionFailedError,
+    StoreError,
+    StoreNotFoundError,
+    ThrottledError,
+)
+from cloudzarr.storage.byte_range import (
+    ByteRequest,
+    OffsetByteRequest,
+    RangeByteRequest,
+    SuffixByteRequest,
+)
+from cloudzarr.storage.fsspec import FsspecStore
+from cloudzarr.storage.keys import join_key, normalize_prefix
+
+_ACCESS_CODES = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+     "ExpiredToken", "AllAccessDisabled", "403"}
+)  # fmt: skip
+_THROTTLE_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
+     "ServiceUnavailable", "503"}
+)  # fmt: skip
+_MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+#: S3's limit on keys per DeleteObjects request.
+DELETE_BATCH = 1000
+
+
+def _client_error(exc: BaseException) -> Any:
+    """The botocore ``ClientError`` behind ``exc`` (s3fs re-raises it as an ``OSError``)."""
+    from botocore.exceptions import ClientError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ClientError):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def _code_and_status(exc: BaseException) -> tuple[str | None, int | None]:
+    err = _client_error(exc)
+    if err is None:
+        return None, None
+    response = getattr(err, "response", {}) or {}
+    code = response.get("Error", {}).get("Code")
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return (str(code) if code is not None else None), status
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """Split ``s3://bucket/prefix`` into ``("bucket", "prefix")``."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise StoreError(f"no bucket in S3 URL {url!r}")
+    return bucket, normalize_prefix(prefix)
+
+
+class S3Store(FsspecStore):
+    """A store in an S3 bucket (or any S3-compatible service) through s3fs.
+
+    Parameters
+    ----------
+    bucket
+        The bucket name.
+    prefix
+        The store's root inside the bucket (``""``: the bucket root).
+    storage_options
+        s3fs keyword arguments as users know them: ``endpoint_url``, ``key``, ``secret``,
+        ``token``, ``anon``, ``profile``, ``client_kwargs``, ``config_kwargs``...
+    read_only, concurrency
+        As for :class:`~cloudzarr.storage.base.Store`; the concurrency defaults to
+        ``CLOUDZARR_S3_CONCURRENCY``, then ``CLOUDZARR_CONCURRENCY``, then 64, and also sizes
+        botocore's connection pool (unless ``config_kwargs`` sets ``max_pool_connections``).
+
+    Notes
+    -----
+    ``store.requests`` counts HTTP requests by S3 operation name: ``GetObject``,
+    ``PutObject``, ``HeadObject``, ``DeleteObject``, ``DeleteObjects``, ``ListObjectsV2``.
+    """
+
+    default_concurrency = 64
+    concurrency_env = "CLOUDZARR_S3_CONCURRENCY"
+    supports_atomic_create = True
+    supports_suffix_ranges = True
+    supports_bulk_delete = True
+    counts_requests_per_operation = False
+    url_schemes = ("s3", "s3a")
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        storage_options: dict[str, Any] | None = None,
+        read_only: bool = False,
+        concurrency: int | None = None,
+    ) -> None:
+        from s3fs import S3FileSystem
+
+        if not bucket or "/" in bucket:
+            raise StoreError(f"invalid S3 bucket name {bucket!r}")
+        self._bucket = bucket
+        self._prefix = normalize_prefix(prefix)
+        self._options = dict(storage_options or {})
+        template = S3FileSystem(**self._options, skip_instance_cache=True, asynchronous=True)
+        super().__init__(
+            template,
+            join_key(bucket, self._prefix),
+            read_only=read_only,
+            concurrency=concurrency,
+        )
+        self.supports_atomic_create = True  # type: ignore[misc]
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        storage_options: dict[str, Any] | None = None,
+        read_only: bool = False,
+        concurrency: int | None = None,
+    ) -> Self:
+        """Open ``s3://bucket/prefix``.
+
+        Parameters
+        ----------
+        url
+            ``s3://bucket`` or ``s3://bucket/prefix``.
+        storage_options
+            s3fs keyword arguments (``endpoint_url``, ``key``, ``secret``, ``anon``...).
+        read_only, concurrency
+            As for the constructor.
+        """
+        bucket, prefix = split_s3_url(url)
+        return cls(
+            bucket,
+            prefix,
+            storage_options=storage_options,
+            read_only=read_only,
+            concurrency=concurrency,
+        )
+
+    def _config(self) -> dict[str, Any]:
+        return {"bucket": self._bucket, "prefix": self._prefix, "storage_options": self._options}
+
+    @property
+    def url(self) -> str:
+        """``s3://bucket/prefix`` (no credentials)."""
+        return f"s3://{join_key(self._bucket, self._prefix)}"
+
+    # --- connections -----------------------------------------------------------------------
+
+    async def _open_filesystem(self) -> Any:
+        from s3fs import S3FileSystem
+
+        config_kwargs = dict(self._options.get("config_kwargs") or {})
+        # botocore's pool defaults to 10 connections: let the store's limiter be the bound.
+        config_kwargs.setdefault("max_pool_connections", self.limiter.size)
+        options = {**self._options, "config_kwargs": config_kwargs}
+        fs = S3FileSystem(
+            **options,
+            asynchronous=True,
+            skip_instance_cache=True,
+            use_listings_cache=False,
+            loop=asyncio.get_running_loop(),
+        )
+        await fs.set_session()
+        fs.s3.meta.events.register("before-send.s3", self._count_request)
+        return fs
+
+    def _count_request(self, event_name: str = "", **kwargs: Any) -> None:
+        # event_name is "before-send.s3.<Operation>"; returning None lets the request go out.
+        self.requests.record(event_name.rsplit(".", 1)[-1])
+
+    async def _close_filesystem(self, fs: Any) -> None:
+        creator = getattr(fs, "_s3creator", None)
+        if creator is not None:
+            await creator.__aexit__(None, None, None)
+
+    async def _s3(self, method: str, **kwargs: Any) -> Any:
+        fs = await self._filesystem()
+        return await fs._call_s3(method, Bucket=self._bucket, **kwargs)
+
+    def _key(self, key: str) -> str:
+        return join_key(self._prefix, key)
+
+    def _map_error(self, exc: BaseException, key: str, operation: str) -> BaseException:
+        """A cloudzarr error for a failed S3 call, naming bucket and key, never credentials."""
+        code, status = _code_and_status(exc)
+        where = f"s3://{self._bucket}/{self._key(key)}" if key else self.url
+        detail = f"{operation} {where}"
+        if code == "NoSuchBucket":
+            return StoreNotFoundError(f"S3 bucket {self._bucket!r} does not exist ({detail})")
+        if code in _ACCESS_CODES or status == 403 or isinstance(exc, PermissionError):
+            return AccessDeniedError(
+                f"access denied by S3 ({code or status}) for {detail}; check the credentials"
+            )
+        if code == "PreconditionFailed" or status == 412:
+            return PreconditionFailedError(f"precondition failed for {detail}")
+        if code in _THROTTLE_CODES or status in (429, 503):
+            return ThrottledError(f"S3 throttled {detail} ({code or status}); retry later")
+        if code is None:
+            return StoreError(f"{detail} failed: {type(exc).__name__}: {exc}")
+        return StoreError(f"{detail} failed: S3 error {code} (HTTP {status})")
+
+    # --- hooks -----------------------------------------------------------------------------
+
+    async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
+        header: str | None
+        match byte_range:
+            case None:
+                header = None
+            case RangeByteRequest(start, end):
+                header = f"bytes={start}-{end - 1}" if end > start else ""
+            case OffsetByteRequest(offset):
+                header = f"bytes={offset}-"
+            case SuffixByteRequest(n):
+                header = f"bytes=-{n}" if n > 0 else ""
+        if header == "":
+            # An empty range has no HTTP form: only whether the key exists matters.
+            return b"" if await self._exists(key) else None
+        kwargs: dict[str, Any] = {"Key": self._key(key)}
+        if header is not None:
+            kwargs["Range"] = header
+        try:
+            response = await self._s3("get_object", **kwargs)
+            body = response["Body"]
+            try:
+                return bytes(await body.read())
+            finally:
+                body.close()
+        except Exception as exc:
+            code, status = _code_and_status(exc)
+            if code in _MISSING_KEY_CODES:
+                return None
+            if code == "InvalidRange" or status == 416:
+                # The range starts past the end of an existing value: nothing there.
+                return b""
+            raise self._map_error(exc, key, "GetObject") from None
+
+    async def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            response: dict[str, Any] = await self._s3("head_object", Key=self._key(key))
+        except Exception as exc:
+            code, status = _code_and_status(exc)
+            if code in _MISSING_KEY_CODES or status == 404 or isinstance(exc, FileNotFoundError):
+                return None
+            raise self._map_error(exc, key, "HeadObject") from None
+        return response
+
+    async def _exists(self, key: str) -> bool:
+        return await self._head(key) is not None
+
+    async def _getsize(self, key: str) -> int:
+        head = await self._head(key)
+        if head is None:
+            raise KeyNotFoundError(f"no value at key {key!r} in {self.url}")
+        return int(head["ContentLength"])
+
+    async def _set(self, key: str, value: bytes) -> None:
+        try:
+            await self._s3("put_object", Key=self._key(key), Body=value)
+        except Exception as exc:
+            raise self._map_error(exc, key, "PutObject") from None
+
+    async def _set_if_not_exists(self, key: str, value: bytes) -> bool:
+        # S3 answers 409 ConditionalRequestConflict while another conditional write to the key
+        # is in flight; asking again then gets the definitive 200 or 412.
+        for _attempt in range(5):
+            try:
+                await self._s3("put_object", Key=self._key(key), Body=value, IfNoneMatch="*")
+            except Exception as exc:
+                code, status = _code_and_status(exc)
+                if code == "PreconditionFailed" or status == 412:
+                    return False
+                if code == "ConditionalRequestConflict" or status == 409:
+                    continue
+                raise self._map_error(exc, key, "PutObject") from None
+            return True
+        raise PreconditionFailedError(
+            f"conditional create of s3://{self._bucket}/{self._key(key)} kept conflicting"
+        )
+
+    async def _delete(self, key: str) -> None:
+        try:
+            await self._s3("delete_object", Key=self._key(key))
+        except Exception as exc:
+            code, _ = _code_and_status(exc)
+            if code in _MISSING_KEY_CODES:
+                return
+            raise self._map_error(exc, key, "DeleteObject") from None
+
+    async def _delete_dir(self, prefix: str) -> None:
+        # Each listing page (at most 1,000 keys) becomes one DeleteObjects request.
+        async for page in self._object_pages(prefix, delimiter=False):
+            keys = [join_key(self._prefix, k) for k in page[0]]
+            if not keys:
+                continue
+            try:
+                response = await self._s3(
+                    "delete_objects",
+                    Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+                )
+            except Exception as exc:
+                raise self._map_error(exc, prefix, "DeleteObjects") from None
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StoreError(
+                    f"DeleteObjects in {self.url} failed for {len(errors)} keys, first "
+                    f"{first.get('Key')!r}: {first.get('Code')}"
+                )
+
+    async def _object_pages(
+        self, prefix: str, *, delimiter: bool
+    ) -> AsyncIterator[tuple[list[str], list[str]]]:
+        """Yield ``(keys, child_prefixes)`` per ListObjectsV2 page, relative to the store root."""
+        root = join_key(self._prefix, prefix)
+        list_prefix = f"{root}/" if root else ""
+        strip = len(self._prefix) + 1 if self._prefix else 0
+        kwargs: dict[str, Any] = {"Prefix": list_prefix}
+        if delimiter:
+            kwargs["Delimiter"] = "/"
+        while True:
+            try:
+                response = await self._s3("list_objects_v2", **kwargs)
+            except Exception as exc:
+                raise self._map_error(exc, prefix, "ListObjectsV2") from None
+            keys = [c["Key"][strip:] for c in response.get("Contents", [])]
+            prefixes = [p["Prefix"][strip:] for p in response.get("CommonPrefixes", [])]
+            yield keys, prefixes
+            token = response.get("NextContinuationToken")
+            if not response.get("IsTruncated") or not token:
+                return
+            kwargs["ContinuationToken"] = token
+
+    async def _list_prefix_pages(self, prefix: str) -> AsyncIterator[list[str]]:
+        async for keys, _ in self._object_pages(prefix, delimiter=False):
+            # A "folder marker" object (key ending in "/") is not a key.
+            page = [k for k in keys if k and not k.endswith("/")]
+            if page:
+                yield page
+
+    async def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
+        skip = len(prefix) + 1 if prefix else 0
+        seen: set[str] = set()  # a key "a" and keys under "a/" both name the child "a"
+        async for keys, prefixes in self._object_pages(prefix, delimiter=True):
+            names = {k[skip:] for k in keys} | {p[skip:].rstrip("/") for p in prefixes}
+            page = sorted(n for n in names if n and n not in seen)
+            seen.update(page)
+            if page:
+                yield page
