@@ -1,0 +1,120 @@
+"""Turning a node's stored documents into the right metadata class.
+
+:func:`parse_v3` reads one ``zarr.json``; :func:`parse_v2` reads the ``.zarray`` / ``.zgroup`` /
+``.zattrs`` triple. Both return an array or group metadata object, or raise a typed error whose
+message names the node's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from cloudzarr.errors import (
+    InvalidMetadataError,
+    MetadataError,
+    NodeNotFoundError,
+    UnsupportedFormatError,
+)
+from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+
+if TYPE_CHECKING:
+    from cloudzarr.metadata.array_v2 import ArrayMetadataV2
+    from cloudzarr.metadata.array_v3 import ArrayMetadataV3
+
+    ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
+    NodeMetadata = ArrayMetadataV2 | ArrayMetadataV3 | GroupMetadataV2 | GroupMetadataV3
+
+__all__ = ["parse_v2", "parse_v3", "shown_path"]
+
+
+def shown_path(path: str) -> str:
+    """``path`` as shown in messages (``"/"`` for the root)."""
+    return path or "/"
+
+
+def _key(path: str, name: str) -> str:
+    return f"{path}/{name}" if path else name
+
+
+def _with_path(exc: MetadataError, path: str) -> MetadataError:
+    text = str(exc)
+    if repr(path) in text or (path and path in text):
+        return exc
+    return type(exc)(f"node {shown_path(path)!r}: {text}")
+
+
+def parse_v3(doc: Mapping[str, Any], path: str) -> NodeMetadata:
+    """Parse a node's ``zarr.json``.
+
+    Parameters
+    ----------
+    doc
+        The parsed document.
+    path
+        The node's path in its store (named in errors).
+
+    Raises
+    ------
+    UnsupportedFormatError
+        ``zarr_format`` is not 3 or ``node_type`` is neither ``array`` nor ``group``.
+    MetadataError
+        The document is invalid (subclasses name the field).
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidMetadataError(f"node {shown_path(path)!r}: zarr.json must be a JSON object")
+    if doc.get("zarr_format") != 3:
+        raise UnsupportedFormatError(
+            f"node {shown_path(path)!r}: zarr.json has zarr_format {doc.get('zarr_format')!r}, "
+            "expected 3"
+        )
+    node_type = doc.get("node_type")
+    try:
+        if node_type == "group":
+            return GroupMetadataV3.from_dict(doc, path=path)
+        if node_type == "array":
+            from cloudzarr.metadata.array_v3 import ArrayMetadataV3
+
+            return ArrayMetadataV3.from_dict(doc, key=_key(path, "zarr.json"))
+    except MetadataError as exc:
+        raise _with_path(exc, path) from None
+    raise UnsupportedFormatError(
+        f"node {shown_path(path)!r}: zarr.json has node_type {node_type!r}, "
+        "expected 'array' or 'group'"
+    )
+
+
+def parse_v2(
+    zarray: Mapping[str, Any] | None,
+    zgroup: Mapping[str, Any] | None,
+    zattrs: Mapping[str, Any] | None,
+    path: str,
+) -> NodeMetadata:
+    """Parse a format 2 node from its ``.zarray``, ``.zgroup`` and ``.zattrs`` (None if absent).
+
+    Raises
+    ------
+    NodeNotFoundError
+        Neither ``.zarray`` nor ``.zgroup`` is given.
+    InvalidMetadataError
+        Both are given (the node is ambiguous), or a document is invalid.
+    """
+    where = f"node {shown_path(path)!r}"
+    if zarray is not None and zgroup is not None:
+        raise InvalidMetadataError(
+            f"{where}: both .zarray and .zgroup exist; the node is ambiguous"
+        )
+    if zattrs is not None and not isinstance(zattrs, Mapping):
+        raise InvalidMetadataError(f"{where}: .zattrs must be a JSON object")
+    try:
+        if zgroup is not None:
+            return GroupMetadataV2.from_dict(zgroup, zattrs or {}, path=path)
+        if zarray is not None:
+            from cloudzarr.metadata.array_v2 import ArrayMetadataV2
+
+            return ArrayMetadataV2.from_dict(
+                zarray, attributes=zattrs or {}, key=_key(path, ".zarray")
+            )
+    except MetadataError as exc:
+        raise _with_path(exc, path) from None
+    raise NodeNotFoundError(f"no .zarray or .zgroup at {shown_path(path)!r}")
