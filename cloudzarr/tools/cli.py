@@ -1,8 +1,250 @@
-"""The ``cloudzarr`` command line."""
+"""The ``cloudzarr`` command line: ``cloudzarr bench`` and ``cloudzarr demo``."""
 
 from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cloudzarr.tools.bench import OPS, BenchConfig, BenchRunner, parse_size, total_requests
+
+
+@click.group()
+@click.version_option(package_name="cloudzarr")
+def cli() -> None:
+    """cloudzarr: Zarr hierarchies on object storage, and tools to measure them."""
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--storage-option")
+        lowered = raw.lower()
+        value: Any = raw
+        if lowered in ("true", "false"):
+            value = lowered == "true"
+        elif raw.isdigit():
+            value = int(raw)
+        options[key] = value
+    return options
+
+
+@dataclass
+class Target:
+    """What the bench or demo runs against."""
+
+    url: str
+    storage_options: dict[str, Any]
+    description: str
+
+
+@contextlib.contextmanager
+def embedded_s3(proxy_delay: float = 0.0) -> Iterator[Target]:
+    """Start moto's S3 server on 127.0.0.1 (optionally behind a latency proxy), with a bucket.
+
+    The server speaks S3's HTTP protocol, so requests go through the same client stack (s3fs,
+    aiohttp, HTTP on a socket) as against a real bucket: the figures show object-store
+    behaviour, minus a real network. Everything started is stopped on exit.
+    """
+    from cloudzarr.tools.proxy import run_latency_proxy
+    from moto_fixtures.servers import run_moto_server
+
+    with run_moto_server() as server:
+        bucket = server.create_bucket("cloudzarr-bench")
+        options = dict(server.storage_options)
+        description = f"embedded moto S3 server at {server.endpoint_url}"
+        if proxy_delay > 0:
+            port = int(server.endpoint_url.rsplit(":", 1)[1])
+            with run_latency_proxy("127.0.0.1", port, delay=proxy_delay) as proxy:
+                options["endpoint_url"] = proxy.url
+                ms = proxy_delay * 1e3
+                description += f" behind a proxy adding {ms:g} ms each way"
+                yield Target(f"s3://{bucket}", options, description)
+        else:
+            yield Target(f"s3://{bucket}", options, description)
+
+
+@contextlib.contextmanager
+def _target(url: str | None, options: dict[str, Any], proxy_ms: float) -> Iterator[Target]:
+    if url is None:
+        with embedded_s3(proxy_ms / 1e3) as target:
+            yield target
+        return
+    if proxy_ms:
+        raise click.UsageError("--proxy-latency applies only to the embedded server (no URL)")
+    yield Target(url, options, url)
+
+
+@cli.command()
+@click.argument("url", required=False)
+@click.option(
+    "--storage-option",
+    "-o",
+    "storage_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option for the store's backend (endpoint_url, key, anon...); repeatable.",
+)
+@click.option(
+    "--ops",
+    default="put,get,range,head,list,delete",
+    show_default=True,
+    help=f"Operations to measure, from {','.join(OPS)}.",
+)
+@click.option("--sizes", default="1KiB,64KiB,1MiB", show_default=True, help="Object sizes.")
+@click.option(
+    "--concurrency", default="1,16", show_default=True, help="Concurrent requests, comma-separated."
+)
+@click.option(
+    "--requests",
+    "-n",
+    "requests",
+    type=int,
+    default=50,
+    show_default=True,
+    help="Requests per op x size x concurrency.",
+)
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    help="Seconds per op x size x concurrency, instead of --requests.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the results as a JSON list of records.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Draw latency percentiles to a PNG (needs the 'plot' extra).",
+)
+@click.option(
+    "--proxy-latency",
+    type=float,
+    default=0.0,
+    metavar="MS",
+    help="Embedded server only: put a TCP proxy adding MS milliseconds each way in front.",
+)
+@click.option(
+    "--hierarchy",
+    is_flag=True,
+    help="Time opening and walking a synthetic hierarchy, consolidated and not.",
+)
+def bench(
+    url: str | None,
+    storage_option: tuple[str, ...],
+    ops: str,
+    sizes: str,
+    concurrency: str,
+    requests: int,
+    duration: float | None,
+    json_path: str | None,
+    plot_path: str | None,
+    proxy_latency: float,
+    hierarchy: bool,
+) -> None:
+    """Measure request latency and throughput of the store at URL.
+
+    With no URL, an S3 server (moto) is started on 127.0.0.1 for the run: no account and no
+    set-up needed. Objects are written under a unique prefix that is removed afterwards, also
+    on Ctrl-C.
+    """
+    from cloudzarr.tools.interrupt import sigterm_as_interrupt
+
+    options = _parse_options(storage_option)
+    try:
+        conc = [int(c) for c in _split(concurrency)]
+        config = BenchConfig(
+            ops=_split(ops),
+            sizes=[parse_size(s) for s in _split(sizes)],
+            concurrency=conc,
+            requests=requests,
+            duration=duration,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    console = _console()
+    with sigterm_as_interrupt():
+        try:
+            with _target(url, options, proxy_latency) as target:
+                if hierarchy:
+                    from cloudzarr.tools.bench_hierarchy import run_hierarchy_bench
+
+                    run_hierarchy_bench(target.url, target.storage_options, console)
+                    return
+                _run_bench(target, config, console, json_path, plot_path)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: the bench prefix was removed[/yellow]")
+            sys.exit(130)
+
+
+def _run_bench(
+    target: Target,
+    config: BenchConfig,
+    console: Console,
+    json_path: str | None,
+    plot_path: str | None,
+) -> None:
+    from cloudzarr.storage import open_store
+    from cloudzarr.tools.bench_output import results_table, write_json, write_plot
+    from cloudzarr.tools.interrupt import run_interruptibly
+
+    store = open_store(
+        target.url,
+        storage_options=target.storage_options or None,
+        concurrency=max(config.concurrency),
+    )
+    console.print(f"bench target: {target.description}", highlight=False)
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("requests", total=total_requests(config))
+        runner = BenchRunner(store, config, progress=lambda n: progress.advance(task, n))
+        console.print(f"working under {runner.prefix}/ (removed at the end)", highlight=False)
+        try:
+            records = run_interruptibly(runner.run())
+        finally:
+            with contextlib.suppress(Exception):
+                run_interruptibly(store.close())
+    console.print(results_table(records, title=f"cloudzarr bench: {target.url}"))
+    if json_path:
+        write_json(records, json_path)
+        console.print(f"wrote {json_path}", highlight=False)
+    if plot_path:
+        write_plot(records, plot_path, title=f"cloudzarr bench: {target.description}")
+        console.print(f"wrote {plot_path}", highlight=False)
+
+
+def _console() -> Console:
+    # Piped output (a file, CI) gets a width that fits the whole table instead of 80 columns.
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=120)
 
 
 def main() -> None:
     """Entry point of the ``cloudzarr`` console script."""
-    raise SystemExit("cloudzarr: no commands yet")
+    cli()
