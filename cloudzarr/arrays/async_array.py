@@ -1,0 +1,561 @@
+"""The async array: metadata, chunk I/O and numpy indexing over one store.
+
+Every read or write of a selection projects it onto the chunk grid
+(:class:`~cloudzarr.arrays.indexing.BasicIndexer`) and runs one task per chunk, all gathered at
+once: the store's limiter bounds the requests in flight, a per-call budget bounds the bytes held
+between fetch and decode, and large chunks are decoded and encoded in a small thread pool
+(:mod:`cloudzarr.arrays.cpu`). A missing chunk reads as the fill value; a chunk left all fill
+value is deleted rather than stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Self
+
+import numpy as np
+
+from cloudzarr.arrays.chunk_io import ChunkIO, make_chunk_io
+from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
+from cloudzarr.errors import (
+    ArrayNotFoundError,
+    ArrayShapeError,
+    ContainsArrayError,
+    ContainsGroupError,
+    NodeTypeError,
+)
+from cloudzarr.metadata.array_v2 import ArrayMetadataV2
+from cloudzarr.metadata.array_v3 import ArrayMetadataV3
+from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.frozen import thaw
+from cloudzarr.metadata.jsonio import load_document
+from cloudzarr.metadata.node import parse_v2, parse_v3
+from cloudzarr.storage.base import Store
+
+__all__ = ["ArrayMetadata", "AsyncArray", "MetadataHook", "normalize_path"]
+
+ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
+MetadataHook = Callable[["AsyncArray"], Awaitable[None]]
+
+_V3_DOC = "zarr.json"
+_V2_DOCS = (".zarray", ".zattrs", ".zgroup")
+
+
+def normalize_path(path: str) -> str:
+    """``"/a/b/"`` -> ``"a/b"``; the root is ``""``."""
+    return "/".join(p for p in str(path).split("/") if p)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}/{name}" if path else name
+
+
+def _fill_value(metadata: ArrayMetadata) -> Any:
+    if isinstance(metadata, ArrayMetadataV2):
+        return metadata.effective_fill_value
+    return metadata.fill_value
+
+
+class AsyncArray:
+    """A Zarr array (format 2 or 3) in a store, with an async API.
+
+    Parameters
+    ----------
+    store
+        The store holding the array.
+    path
+        The array's path in the store (``""`` for a root array).
+    metadata
+        The array's metadata (:class:`ArrayMetadataV3` or :class:`ArrayMetadataV2`).
+    on_metadata_written
+        Awaited with this array after it rewrites its metadata document (attributes update,
+        resize), so a group layer can keep consolidated metadata fresh.
+
+    Notes
+    -----
+    Pickles as (store, path, metadata); the hook is not pickled.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        metadata: ArrayMetadata,
+        *,
+        on_metadata_written: MetadataHook | None = None,
+    ) -> None:
+        if not isinstance(metadata, ArrayMetadataV2 | ArrayMetadataV3):
+            raise NodeTypeError(
+                f"node {normalize_path(path) or '/'!r}: metadata of type "
+                f"{type(metadata).__name__} is not array metadata"
+            )
+        self._store = store
+        self._path = normalize_path(path)
+        self._metadata = metadata
+        self._chunk_io: ChunkIO = make_chunk_io(metadata, self._path)
+        self.on_metadata_written = on_metadata_written
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AsyncArray, (self._store, self._path, self._metadata))
+
+    # --- opening and creating --------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        store: Store,
+        path: str = "",
+        zarr_format: int | None = None,
+        *,
+        on_metadata_written: MetadataHook | None = None,
+    ) -> Self:
+        """Open the array at ``path``, reading its metadata in one round of requests.
+
+        Parameters
+        ----------
+        zarr_format
+            3 reads ``zarr.json``; 2 reads ``.zarray`` and ``.zattrs``; None reads all three
+            concurrently and prefers format 3.
+
+        Raises
+        ------
+        ArrayNotFoundError
+            If no array is at ``path``.
+        NodeTypeError
+            If a group is at ``path``.
+        MetadataError
+            If the metadata is invalid (the message names the document and field).
+        """
+        path = normalize_path(path)
+        if zarr_format not in (None, 2, 3):
+            raise ValueError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
+        keys: list[str] = []
+        if zarr_format in (None, 3):
+            keys.append(_join(path, _V3_DOC))
+        if zarr_format in (None, 2):
+            keys.extend(_join(path, d) for d in _V2_DOCS)
+        values = dict(zip(keys, await asyncio.gather(*(store.get(k) for k in keys)), strict=True))
+        metadata = cls._parse_documents(path, values)
+        return cls(store, path, metadata, on_metadata_written=on_metadata_written)
+
+    @staticmethod
+    def _parse_documents(path: str, values: Mapping[str, bytes | None]) -> ArrayMetadata:
+        shown = path or "/"
+        v3 = values.get(_join(path, _V3_DOC))
+        if v3 is not None:
+            key = _join(path, _V3_DOC)
+            node = parse_v3(load_document(v3, key), path)
+        else:
+            zarray, zgroup, zattrs = (values.get(_join(path, d)) for d in _V2_DOCS)
+            if zarray is None and zgroup is None:
+                raise ArrayNotFoundError(f"no array found at path {shown!r}")
+            node = parse_v2(
+                None if zarray is None else load_document(zarray, _join(path, ".zarray")),
+                None if zgroup is None else load_document(zgroup, _join(path, ".zgroup")),
+                None if zattrs is None else load_document(zattrs, _join(path, ".zattrs")),
+                path,
+            )
+        if not isinstance(node, ArrayMetadataV2 | ArrayMetadataV3):
+            raise NodeTypeError(f"node {shown!r} is a group, not an array")
+        return node
+
+    @classmethod
+    async def create(
+        cls,
+        store: Store,
+        path: str,
+        metadata: ArrayMetadata,
+        overwrite: bool = False,
+        *,
+        on_metadata_written: MetadataHook | None = None,
+    ) -> Self:
+        """Write the array's own metadata documents and return the array.
+
+        Parent groups are not written (the groups layer does that).
+
+        Parameters
+        ----------
+        overwrite
+            Delete whatever is under ``path`` first (chunks included). Without it the main
+            document is written with ``set_if_not_exists``.
+
+        Raises
+        ------
+        ContainsArrayError, ContainsGroupError
+            If a node of that kind already exists at ``path`` and ``overwrite`` is False.
+        """
+        path = normalize_path(path)
+        docs = metadata.to_documents()
+        main = _V3_DOC if metadata.zarr_format == 3 else ".zarray"
+        if overwrite:
+            await store.delete_dir(path)
+            await store.set_many({_join(path, k): v for k, v in docs.items()})
+        else:
+            if not await store.set_if_not_exists(_join(path, main), docs[main]):
+                await cls._raise_exists(store, path, main)
+            rest = {_join(path, k): v for k, v in docs.items() if k != main}
+            if rest:
+                await store.set_many(rest)
+        return cls(store, path, metadata, on_metadata_written=on_metadata_written)
+
+    @staticmethod
+    async def _raise_exists(store: Store, path: str, main: str) -> None:
+        shown = path or "/"
+        if main == ".zarray":
+            raise ContainsArrayError(f"an array already exists at path {shown!r}")
+        existing = await store.get(_join(path, main))
+        node_type = None
+        if existing is not None:
+            try:
+                node_type = load_document(existing, _join(path, main)).get("node_type")
+            except ValueError:
+                node_type = None
+        if node_type == "group":
+            raise ContainsGroupError(f"a group already exists at path {shown!r}")
+        raise ContainsArrayError(f"an array already exists at path {shown!r}")
+
+    # --- properties ------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store holding the array."""
+        return self._store
+
+    @property
+    def path(self) -> str:
+        """The array's path in the store (``""`` for a root array)."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """``"/" + path``, as zarr-python names nodes."""
+        return "/" + self._path
+
+    @property
+    def basename(self) -> str:
+        """The last component of the path."""
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def metadata(self) -> ArrayMetadata:
+        """The array's metadata."""
+        return self._metadata
+
+    @property
+    def zarr_format(self) -> int:
+        """2 or 3."""
+        return self._metadata.zarr_format
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
+        return self._metadata.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The numpy dtype of values read and written."""
+        return self._metadata.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self._metadata.shape)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self._metadata.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the whole array in memory (strings counted as object pointers)."""
+        itemsize = 8 if is_string_dtype(self.dtype) else self.dtype.itemsize
+        return self.size * itemsize
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The shape of the chunks reads and writes are cut into (the inner chunks of a
+        sharded array)."""
+        return self._chunk_io.read_chunk_shape
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        """The shard shape of a sharded array, else None."""
+        return self._chunk_io.shard_shape
+
+    @property
+    def fill_value(self) -> Any:
+        """The value of elements never written."""
+        return _fill_value(self._metadata)
+
+    @property
+    def order(self) -> str:
+        """Memory order of values (``"F"`` only for v2 arrays stored in Fortran order)."""
+        return getattr(self._metadata, "order", "C")
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """A plain dict copy of the attributes (use :meth:`update_attributes` to change them)."""
+        return thaw(self._metadata.attributes)  # type: ignore[no-any-return]
+
+    @property
+    def dimension_names(self) -> tuple[str | None, ...] | None:
+        """Dimension names (v3), else None."""
+        return self._metadata.dimension_names
+
+    @property
+    def compressors(self) -> tuple[Any, ...]:
+        """The bytes->bytes codecs (v3 codec specs; v2: the numcodecs compressor config)."""
+        return self._chunk_io.compressors
+
+    @property
+    def filters(self) -> tuple[Any, ...]:
+        """The array->array codecs (v3 codec specs; v2: numcodecs filter configs)."""
+        return self._chunk_io.filters
+
+    @property
+    def serializer(self) -> Any:
+        """The array->bytes codec of a v3 array (None for v2)."""
+        return self._chunk_io.serializer
+
+    @property
+    def cdata_shape(self) -> tuple[int, ...]:
+        """The chunk grid's shape (in storage chunks: shards for a sharded array)."""
+        return tuple(-(-n // c) for n, c in zip(self.shape, self._metadata.chunks, strict=True))
+
+    @property
+    def nchunks(self) -> int:
+        """Number of storage chunks (shards for a sharded array) in the grid."""
+        return int(np.prod(self.cdata_shape, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return (
+            f"<AsyncArray {self._store!r} {self.name!r} shape={self.shape} dtype={self.dtype} "
+            f"zarr_format={self.zarr_format}>"
+        )
+
+    def _chunk_key(self, coords: Sequence[int]) -> str:
+        return _join(self._path, self._metadata.chunk_key(coords))
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def getitem(self, selection: Any) -> Any:
+        """Read a basic selection into a new numpy array (a numpy scalar for a single element).
+
+        Raises
+        ------
+        IndexingError
+            An index is out of bounds or not supported.
+        ChunkDecodeError
+            A stored chunk is corrupt or truncated (names the array and chunk key).
+        """
+        indexer = BasicIndexer(selection, self.shape, self._metadata.chunks)
+        out = self._chunk_io.empty(indexer.shape)
+        await self._read_into(indexer, out)
+        if out.ndim == 0 and not _has_ellipsis(selection):
+            return out[()]
+        return out
+
+    async def _read_into(self, indexer: BasicIndexer, out: np.ndarray[Any, Any]) -> None:
+        if indexer.nchunks == 0:
+            return
+        budget = asyncio.Semaphore(self._chunk_io.tasks_in_flight(self._store.limiter.size))
+
+        async def one(proj: ChunkProjection) -> None:
+            async with budget:
+                await self._chunk_io.read(
+                    self._store, self._chunk_key(proj.chunk_coords), proj, out
+                )
+
+        await _gather(one(p) for p in indexer)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def setitem(self, selection: Any, value: Any) -> None:
+        """Write ``value`` (a scalar or an array broadcastable to the selection).
+
+        Raises
+        ------
+        ArrayShapeError
+            ``value`` does not broadcast to the selection's shape, or its dtype cannot be
+            cast to the array's under numpy's ``same_kind`` rule.
+        IndexingError
+            An index is out of bounds or not supported.
+        """
+        self._store._check_writable(self._chunk_key([0] * self.ndim))
+        indexer = BasicIndexer(selection, self.shape, self._metadata.chunks)
+        value = self._prepare_value(value, indexer.shape)
+        if indexer.nchunks == 0:
+            return
+        budget = asyncio.Semaphore(self._chunk_io.tasks_in_flight(self._store.limiter.size))
+
+        async def one(proj: ChunkProjection) -> None:
+            async with budget:
+                await self._chunk_io.write(
+                    self._store, self._chunk_key(proj.chunk_coords), proj, value
+                )
+
+        await _gather(one(p) for p in indexer)
+
+    def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+        dtype = self.dtype
+        where = f"array {self.name!r}"
+        if is_string_dtype(dtype):
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "UTO":
+                raise ArrayShapeError(
+                    f"{where}: cannot assign values of dtype {arr.dtype} to a string array"
+                )
+            arr = arr.astype(dtype, copy=False)
+        else:
+            arr = np.asarray(value)
+            if arr.dtype.kind in "UTOSV":
+                raise ArrayShapeError(f"{where}: cannot assign values of dtype {arr.dtype}")
+            if not np.can_cast(arr.dtype, dtype, casting="same_kind") and not (
+                arr.ndim == 0 and np.can_cast(arr.dtype.type(arr[()]), dtype, "same_kind")
+            ):
+                raise ArrayShapeError(
+                    f"{where}: cannot cast values of dtype {arr.dtype} to {dtype} "
+                    "(numpy same_kind casting)"
+                )
+        try:
+            return np.broadcast_to(arr, shape)
+        except ValueError:
+            raise ArrayShapeError(
+                f"{where}: value of shape {arr.shape} cannot be broadcast to the selection's "
+                f"shape {shape}"
+            ) from None
+
+    # --- metadata updates ------------------------------------------------------------------
+
+    async def _write_metadata(self, metadata: ArrayMetadata, *, attrs_only: bool = False) -> None:
+        docs = metadata.to_documents()
+        if isinstance(metadata, ArrayMetadataV2):
+            attrs_key = _join(self._path, ".zattrs")
+            if attrs_only:
+                docs = {k: v for k, v in docs.items() if k == ".zattrs"}
+            if ".zattrs" not in docs:
+                await self._store.delete(attrs_key)
+        if docs:
+            await self._store.set_many({_join(self._path, k): v for k, v in docs.items()})
+        self._metadata = metadata
+        self._chunk_io = make_chunk_io(metadata, self._path)
+        if self.on_metadata_written is not None:
+            await self.on_metadata_written(self)
+
+    async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
+        """Merge ``new_attributes`` into the attributes and write the metadata."""
+        merged = {**thaw(self._metadata.attributes), **dict(new_attributes)}
+        await self._write_metadata(self._metadata.with_attributes(merged), attrs_only=True)
+        return self
+
+    async def set_attributes(self, attributes: Mapping[str, Any]) -> Self:
+        """Replace all attributes and write the metadata."""
+        await self._write_metadata(
+            self._metadata.with_attributes(dict(attributes)), attrs_only=True
+        )
+        return self
+
+    async def resize(self, new_shape: Sequence[int] | int) -> Self:
+        """Change the shape, deleting the chunks that fall wholly outside it.
+
+        Raises
+        ------
+        ValueError
+            If the number of dimensions changes.
+        """
+        if isinstance(new_shape, int):
+            new_shape = (new_shape,)
+        new_shape = tuple(int(n) for n in new_shape)
+        if len(new_shape) != self.ndim:
+            raise ArrayShapeError(
+                f"array {self.name!r}: cannot resize {self.ndim}-d array to shape {new_shape}"
+            )
+        new_meta = self._metadata.with_shape(new_shape)
+        grid = self._metadata.chunks
+        new_grid = tuple(-(-n // c) for n, c in zip(new_shape, grid, strict=True))
+        doomed = [
+            _join(self._path, rel)
+            for rel, coords in await self._stored_chunks()
+            if any(c >= g for c, g in zip(coords, new_grid, strict=True))
+        ]
+        await _gather(self._store.delete(k) for k in doomed)
+        await self._write_metadata(new_meta)
+        return self
+
+    # --- chunk inventory -------------------------------------------------------------------
+
+    def _chunk_key_pattern(self) -> re.Pattern[str]:
+        ndim = self.ndim
+        meta = self._metadata
+        if isinstance(meta, ArrayMetadataV2):
+            sep, prefix = meta.dimension_separator, ""
+        else:
+            enc = meta.chunk_key_encoding
+            sep, prefix = enc.separator, ("c" if enc.name == "default" else "")
+        if ndim == 0:
+            return re.compile(re.escape(prefix or "0") + r"\Z")
+        body = re.escape(sep).join([r"(\d+)"] * ndim)
+        head = re.escape(prefix + sep) if prefix else ""
+        return re.compile(head + body + r"\Z")
+
+    async def _stored_chunks(self) -> list[tuple[str, tuple[int, ...]]]:
+        pattern = self._chunk_key_pattern()
+        cut = len(self._path) + 1 if self._path else 0
+        found: list[tuple[str, tuple[int, ...]]] = []
+        async for key in self._store.list_prefix(self._path):
+            rel = key[cut:]
+            m = pattern.match(rel)
+            if m is not None:
+                found.append((rel, tuple(int(g) for g in m.groups())))
+        return found
+
+    async def nchunks_initialized(self) -> int:
+        """How many storage chunks (shards if sharded) inside the grid exist (one listing)."""
+        grid = self.cdata_shape
+        return sum(
+            1
+            for _, coords in await self._stored_chunks()
+            if all(c < g for c, g in zip(coords, grid, strict=True))
+        )
+
+    async def info(self) -> dict[str, Any]:
+        """A summary: path, shape, dtype, chunks, shards, codecs, chunks initialized."""
+        return {
+            "name": self.name,
+            "type": "Array",
+            "zarr_format": self.zarr_format,
+            "shape": self.shape,
+            "dtype": str(self.dtype),
+            "chunks": self.chunks,
+            "shards": self.shards,
+            "fill_value": self.fill_value,
+            "filters": self.filters,
+            "serializer": self.serializer,
+            "compressors": self.compressors,
+            "nchunks": self.nchunks,
+            "nchunks_initialized": await self.nchunks_initialized(),
+            "store": repr(self._store),
+        }
+
+
+def _has_ellipsis(selection: Any) -> bool:
+    if selection is Ellipsis:
+        return True
+    return isinstance(selection, tuple) and any(s is Ellipsis for s in selection)
+
+
+async def _gather(coros: Any) -> None:
+    """Run every coroutine; on the first failure cancel the rest and raise it."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    if not tasks:
+        return
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -1,0 +1,60 @@
+"""Where chunk encoding and decoding run: inline for small chunks, in a thread pool for large ones.
+
+numcodecs' zstd, blosc and zlib release the GIL, and numpy releases it for large copies, so a
+pool of one thread per core overlaps the codec work of many chunks with each other and with the
+event loop's I/O. Handing a job to the pool costs tens of microseconds, more than decoding a
+small chunk, so chunks below :data:`INLINE_BYTES` are coded inline on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+__all__ = ["INLINE_BYTES", "run_cpu"]
+
+T = TypeVar("T")
+
+#: Chunks smaller than this (decoded bytes) are encoded/decoded inline. Measured on 2 cores:
+#: a pool round trip costs about 50 us, zstd decodes 64 KiB in about 60 us.
+INLINE_BYTES = 64 * 1024
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _workers() -> int:
+    raw = os.environ.get("CLOUDZARR_CODEC_THREADS", "")
+    if raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(os.cpu_count() or 1, 1)
+
+
+def pool() -> ThreadPoolExecutor:
+    """The process-wide codec thread pool (created on first use)."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="cloudzarr-codec")
+        return _pool
+
+
+def _after_fork() -> None:
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+async def run_cpu(nbytes: int, func: Callable[..., T], *args: object) -> T:
+    """Run ``func(*args)`` in the codec pool if it handles ``nbytes`` or more, else inline."""
+    if nbytes < INLINE_BYTES:
+        return func(*args)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool(), func, *args)

@@ -1,0 +1,283 @@
+"""The v3 ``sharding_indexed`` codec: many inner chunks in one stored object, with an index.
+
+A shard of shape ``shard_shape`` holds ``chunks_per_shard = shard_shape // chunk_shape`` inner
+chunks, each encoded with the inner ``codecs``, concatenated, plus an index: a uint64 array of
+shape ``chunks_per_shard + (2,)`` holding each inner chunk's (offset, length) in the shard, both
+``2**64 - 1`` for an inner chunk that is absent (all fill value), encoded with ``index_codecs``
+(``bytes`` + ``crc32c`` by default) and placed at the ``end`` (default) or ``start``.
+
+Besides whole-shard :meth:`ShardingCodec.encode` / :meth:`~ShardingCodec.decode` (registered as
+the array->bytes codec of the pipeline), the arrays layer uses :meth:`ShardingCodec.read_into`: a
+partial read that fetches the index with one byte-range request (a suffix range when it is at
+the end; stores without suffix ranges translate that) and then only the inner chunks the
+selection needs, concurrently, with :meth:`Store.get_partial_values`. :meth:`update` rewrites a
+shard after a partial write, re-encoding only the inner chunks the write touched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cloudzarr.arrays.cpu import run_cpu
+from cloudzarr.arrays.fill import full_chunk, is_all_fill
+from cloudzarr.arrays.indexing import BasicIndexer
+from cloudzarr.codecs.pipeline import CodecPipeline
+from cloudzarr.codecs.base import ArrayBytesCodec, Buffer
+from cloudzarr.errors import ChunkDecodeError, InvalidMetadataError
+from cloudzarr.metadata.codec_specs import CodecSpec
+from cloudzarr.storage.base import Store
+from cloudzarr.storage.byte_range import ByteRequest, RangeByteRequest, SuffixByteRequest
+
+__all__ = ["MAX_UINT64", "ShardingCodec"]
+
+#: The index entry of an absent inner chunk.
+MAX_UINT64 = 2**64 - 1
+
+_INDEX_DTYPE = np.dtype("uint64")
+
+
+class ShardingCodec(ArrayBytesCodec):
+    """``sharding_indexed`` for one array.
+
+    Parameters
+    ----------
+    spec
+        The validated ``sharding_indexed`` codec spec.
+    dtype
+        The array's dtype.
+    shard_shape
+        The array's chunk grid shape (the shard shape).
+    fill_value
+        The value absent inner chunks read as; all-fill inner chunks are not stored.
+    """
+
+    name = "sharding_indexed"
+
+    def __init__(
+        self,
+        spec: CodecSpec,
+        dtype: np.dtype[Any],
+        shard_shape: Sequence[int],
+        fill_value: Any,
+    ) -> None:
+        cfg = spec.configuration
+        self.dtype = np.dtype(dtype)
+        self.shard_shape = tuple(int(n) for n in shard_shape)
+        self.chunk_shape = tuple(int(n) for n in cfg["chunk_shape"])
+        if len(self.chunk_shape) != len(self.shard_shape) or any(
+            s % c for s, c in zip(self.shard_shape, self.chunk_shape, strict=True)
+        ):
+            raise InvalidMetadataError(
+                f"codecs (sharding_indexed): shard shape {list(self.shard_shape)} is not a "
+                f"multiple of the inner chunk shape {list(self.chunk_shape)}"
+            )
+        self.chunks_per_shard = tuple(
+            s // c for s, c in zip(self.shard_shape, self.chunk_shape, strict=True)
+        )
+        self.n_inner = math.prod(self.chunks_per_shard)
+        self.fill_value = fill_value
+        self.inner_specs: tuple[CodecSpec, ...] = tuple(cfg["codecs"])
+        self.inner = CodecPipeline.from_v3(cfg["codecs"], self.dtype, self.chunk_shape)
+        self.index_codecs = tuple(cfg["index_codecs"])
+        self._index_pipe = CodecPipeline.from_v3(
+            self.index_codecs, _INDEX_DTYPE, (*self.chunks_per_shard, 2)
+        )
+        self.index_at_end = cfg["index_location"] == "end"
+        empty = np.full((*self.chunks_per_shard, 2), MAX_UINT64, dtype=_INDEX_DTYPE)
+        self._empty_index = empty
+        self.index_nbytes = len(memoryview(self._index_pipe.encode(empty)).cast("B"))
+        self.inner_nbytes = math.prod(self.chunk_shape) * max(self.dtype.itemsize, 1)
+
+    # --- the index -------------------------------------------------------------------------
+
+    def _decode_index(self, raw: Buffer, key: str) -> np.ndarray:
+        size = len(memoryview(raw).cast("B"))
+        if size != self.index_nbytes:
+            raise ChunkDecodeError(
+                f"shard {key!r}: index is {size} bytes, expected {self.index_nbytes} "
+                "(truncated or corrupt shard)"
+            )
+        try:
+            index = self._index_pipe.decode(raw)
+        except ChunkDecodeError as exc:
+            raise ChunkDecodeError(f"shard {key!r}: index: {exc}") from None
+        return np.asarray(index, dtype=_INDEX_DTYPE).reshape(self.n_inner, 2)
+
+    def _index_range(self) -> ByteRequest:
+        if self.index_at_end:
+            return SuffixByteRequest(self.index_nbytes)
+        return RangeByteRequest(0, self.index_nbytes)
+
+    def _split(self, data: Buffer, key: str) -> tuple[np.ndarray, memoryview]:
+        view = memoryview(data).cast("B")
+        if len(view) < self.index_nbytes:
+            raise ChunkDecodeError(
+                f"shard {key!r}: {len(view)} bytes is shorter than its index "
+                f"({self.index_nbytes} bytes)"
+            )
+        raw = view[-self.index_nbytes :] if self.index_at_end else view[: self.index_nbytes]
+        index = self._decode_index(raw, key)
+        present = index[:, 0] != MAX_UINT64
+        if present.any():
+            ends = index[present, 0] + index[present, 1]
+            if int(ends.max()) > len(view):
+                raise ChunkDecodeError(
+                    f"shard {key!r}: index points past the end of the shard (truncated shard)"
+                )
+        return index, view
+
+    def _assemble(self, encoded: Sequence[Buffer | None]) -> bytes | None:
+        if all(e is None for e in encoded):
+            return None
+        index = self._empty_index.reshape(self.n_inner, 2).copy()
+        offset = self.index_nbytes if not self.index_at_end else 0
+        pieces: list[Buffer] = []
+        for i, piece in enumerate(encoded):
+            if piece is None:
+                continue
+            n = len(memoryview(piece).cast("B"))
+            index[i] = (offset, n)
+            offset += n
+            pieces.append(piece)
+        raw_index = self._index_pipe.encode(index.reshape(*self.chunks_per_shard, 2))
+        if self.index_at_end:
+            pieces.append(raw_index)
+        else:
+            pieces.insert(0, raw_index)
+        return b"".join(pieces)
+
+    # --- inner chunks ----------------------------------------------------------------------
+
+    def _inner_origin(self, flat: int) -> tuple[slice, ...]:
+        coords = np.unravel_index(flat, self.chunks_per_shard)
+        return tuple(
+            slice(int(c) * n, (int(c) + 1) * n)
+            for c, n in zip(coords, self.chunk_shape, strict=True)
+        )
+
+    def _decode_inner(self, data: Buffer, key: str, flat: int) -> np.ndarray:
+        try:
+            return self.inner.decode(data)
+        except Exception as exc:  # any codec failure on stored bytes is a decode error
+            coords = tuple(int(c) for c in np.unravel_index(flat, self.chunks_per_shard))
+            raise ChunkDecodeError(
+                f"shard {key!r}: inner chunk {list(coords)} could not be decoded: {exc}"
+            ) from exc
+
+    def _encode_inner(self, chunk: np.ndarray) -> Buffer | None:
+        if is_all_fill(chunk, self.fill_value):
+            return None
+        return self.inner.encode(chunk)
+
+    # --- whole shards (the ArrayBytesCodec interface) --------------------------------------
+
+    def encode(self, chunk: np.ndarray) -> Buffer:
+        """Encode a whole shard; an all-fill shard encodes to an index of absent chunks."""
+        data = self.encode_shard(chunk)
+        return self._index_pipe.encode(self._empty_index) if data is None else data
+
+    def encode_shard(self, shard: np.ndarray) -> bytes | None:
+        """Encode a whole shard, or None if every inner chunk is all fill value."""
+        encoded = [self._encode_inner(shard[self._inner_origin(i)]) for i in range(self.n_inner)]
+        return self._assemble(encoded)
+
+    def decode(self, data: Buffer, dtype: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
+        """Decode a whole shard into a new array of the shard shape."""
+        out = full_chunk(self.shard_shape, self.dtype, self.fill_value)
+        self.decode_into(data, "<shard>", out)
+        return out
+
+    def decode_into(self, data: Buffer, key: str, out: np.ndarray) -> None:
+        """Decode a whole shard's bytes into ``out`` (shard shape); absent chunks are filled."""
+        index, view = self._split(data, key)
+        for i in range(self.n_inner):
+            region = self._inner_origin(i)
+            off, n = index[i]
+            if off == MAX_UINT64:
+                out[region] = self.fill_value
+            else:
+                out[region] = self._decode_inner(view[int(off) : int(off + n)], key, i)
+
+    # --- partial reads and writes ----------------------------------------------------------
+
+    def _sub_indexer(self, selection: tuple[Any, ...], extent: tuple[int, ...]) -> BasicIndexer:
+        # ``extent``: the part of the shard inside the array, so edge inner chunks count as
+        # complete when a write covers what exists of them.
+        return BasicIndexer(selection, extent, self.chunk_shape)
+
+    async def read_into(
+        self,
+        store: Store,
+        key: str,
+        selection: tuple[Any, ...],
+        extent: tuple[int, ...],
+        target: np.ndarray,
+    ) -> None:
+        """Read ``selection`` of the shard at ``key`` into ``target`` with byte-range requests.
+
+        One request for the index, then one per stored inner chunk the selection touches, all
+        concurrent. A missing shard fills ``target``.
+        """
+        raw = await store.get(key, self._index_range())
+        if raw is None:
+            target[...] = self.fill_value
+            return
+        index = self._decode_index(raw, key)
+        projections = list(self._sub_indexer(selection, extent))
+        wanted: list[tuple[int, Any]] = []
+        for proj in projections:
+            flat = int(np.ravel_multi_index(proj.chunk_coords, self.chunks_per_shard))
+            off, n = index[flat]
+            if off == MAX_UINT64:
+                target[proj.out_selection] = self.fill_value
+            else:
+                wanted.append((flat, proj))
+        if not wanted:
+            return
+        ranges = []
+        for flat, _ in wanted:
+            off, n = (int(v) for v in index[flat])
+            ranges.append((key, RangeByteRequest(off, off + n)))
+        blobs = await store.get_partial_values(ranges)
+        for (flat, proj), blob in zip(wanted, blobs, strict=True):
+            if blob is None:
+                # The shard vanished between the index read and this one: read as fill.
+                target[proj.out_selection] = self.fill_value
+                continue
+            chunk = await run_cpu(self.inner_nbytes, self._decode_inner, blob, key, flat)
+            target[proj.out_selection] = chunk[proj.chunk_selection]
+
+    def update(
+        self,
+        existing: Buffer | None,
+        key: str,
+        selection: tuple[Any, ...],
+        extent: tuple[int, ...],
+        value: np.ndarray,
+    ) -> bytes | None:
+        """Apply a partial write to a shard's bytes; None if the shard ends up all fill.
+
+        Inner chunks the write does not touch keep their encoded bytes unchanged.
+        """
+        encoded: list[Buffer | None] = [None] * self.n_inner
+        if existing is not None:
+            index, view = self._split(existing, key)
+            for i in range(self.n_inner):
+                off, n = index[i]
+                if off != MAX_UINT64:
+                    encoded[i] = view[int(off) : int(off + n)]
+        for proj in self._sub_indexer(selection, extent):
+            flat = int(np.ravel_multi_index(proj.chunk_coords, self.chunks_per_shard))
+            part = value[proj.out_selection]
+            old = encoded[flat]
+            if proj.is_complete or old is None:
+                chunk = full_chunk(self.chunk_shape, self.dtype, self.fill_value)
+            else:
+                chunk = np.array(self._decode_inner(old, key, flat), copy=True)
+            chunk[proj.chunk_selection] = part
+            encoded[flat] = self._encode_inner(chunk)
+        return self._assemble(encoded)
