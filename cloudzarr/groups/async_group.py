@@ -1,0 +1,647 @@
+"""The async group: members, nested lookup, node creation and deletion, attributes, moves.
+
+A group that holds consolidated metadata answers ``members``, ``getitem``, ``keys`` and
+``tree`` from it without any I/O; a child group taken from it carries the consolidated metadata
+of its own subtree. Without it, :mod:`cloudzarr.groups.discovery` walks the store.
+
+Every write goes through :func:`cloudzarr.groups.hierarchy.create_nodes` or the consolidated
+metadata upkeep of :mod:`cloudzarr.groups.consolidated`, so ancestors holding consolidated
+metadata stay current. A group object's own ``metadata`` is updated after writes made through
+it; other objects opened earlier keep the state they read (reopen to see others' writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Self
+
+from cloudzarr.errors import (
+    ContainsArrayError,
+    ContainsGroupError,
+    GroupNotFoundError,
+    NodeExistsError,
+    NodeNotFoundError,
+    NodeTypeError,
+    ReadOnlyError,
+)
+from cloudzarr.groups import consolidated as cm_ops
+from cloudzarr.groups.discovery import walk
+from cloudzarr.groups.hierarchy import create_nodes
+from cloudzarr.groups.info import GroupInfo
+from cloudzarr.groups.io import read_node_or_none
+from cloudzarr.groups.move import move_node
+from cloudzarr.groups.paths import (
+    ancestors,
+    doc_key,
+    join_path,
+    normalize_path,
+    relative_to,
+    shown,
+)
+from cloudzarr.groups.tree import render_tree
+from cloudzarr.metadata.frozen import thaw
+from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+from cloudzarr.metadata.jsonio import dump_document
+from cloudzarr.metadata.node import parse_v3
+from cloudzarr.storage.base import Store
+
+if TYPE_CHECKING:
+    from cloudzarr.arrays.async_array import AsyncArray
+    from cloudzarr.metadata.group import GroupMetadata
+    from cloudzarr.metadata.node import NodeMetadata
+
+
+async def refresh_for_array(array: AsyncArray) -> None:
+    """Bring ancestors' consolidated metadata up to date after ``array`` rewrote its metadata."""
+    holders = await cm_ops.fetch_holders(array.store, ancestors(array.path), array.zarr_format)
+    if holders:
+        writes, deletes = cm_ops.updated_documents(
+            holders.values(), added={array.path: array.metadata}
+        )
+        await cm_ops.apply_updates(array.store, writes, deletes)
+
+
+def make_array(store: Store, path: str, metadata: NodeMetadata) -> AsyncArray:
+    """An :class:`AsyncArray` whose metadata writes keep consolidated metadata current."""
+    from cloudzarr.arrays.async_array import AsyncArray
+
+    return AsyncArray(store, path, metadata, on_metadata_written=refresh_for_array)  # type: ignore[arg-type]
+
+
+class AsyncGroup:
+    """A Zarr group (format 2 or 3) in a store, with an async API.
+
+    Parameters
+    ----------
+    store
+        The store holding the group.
+    path
+        The group's path (``""`` for the root).
+    metadata
+        The group's metadata, with its consolidated metadata if it is to be used.
+    """
+
+    def __init__(self, store: Store, path: str, metadata: GroupMetadata) -> None:
+        if not isinstance(metadata, GroupMetadataV2 | GroupMetadataV3):
+            raise NodeTypeError(f"{shown(path)!r}: {type(metadata).__name__} is not group metadata")
+        self._store = store
+        self._path = normalize_path(path)
+        self.metadata: GroupMetadata = metadata
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AsyncGroup, (self._store, self._path, self.metadata))
+
+    def __repr__(self) -> str:
+        return f"<AsyncGroup {self._store!r} {shown(self._path)!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AsyncGroup):
+            return NotImplemented
+        return (self._store, self._path, self.metadata) == (
+            other._store,
+            other._path,
+            other.metadata,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # --- opening and creating ----------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        store: Store,
+        path: str = "",
+        *,
+        zarr_format: int | None = None,
+        use_consolidated: bool | str | None = None,
+    ) -> AsyncGroup:
+        """Open the group at ``path`` in one round of concurrent GETs.
+
+        See :func:`cloudzarr.groups.consolidated.open_group_metadata` for ``use_consolidated``.
+        """
+        path = normalize_path(path)
+        meta = await cm_ops.open_group_metadata(store, path, zarr_format, use_consolidated)
+        return cls(store, path, meta)
+
+    @classmethod
+    async def create(
+        cls,
+        store: Store,
+        path: str = "",
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        zarr_format: int = 3,
+        overwrite: bool = False,
+    ) -> AsyncGroup:
+        """Create a group (and its missing parents) in one round of atomic creates.
+
+        Raises
+        ------
+        ContainsGroupError, ContainsArrayError
+            A node exists at ``path`` and ``overwrite`` is False, or a parent is an array.
+        """
+        path = normalize_path(path)
+        meta: GroupMetadata
+        if zarr_format == 3:
+            meta = GroupMetadataV3(attributes=attributes or {})
+        elif zarr_format == 2:
+            meta = GroupMetadataV2(attributes=attributes or {})
+        else:
+            raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
+        await create_nodes(store, {path: meta}, overwrite=overwrite)
+        return cls(store, path, meta)
+
+    # --- properties --------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store holding the group."""
+        return self._store
+
+    @property
+    def path(self) -> str:
+        """The group's path in the store (``""`` for the root)."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """The path with a leading ``/``."""
+        return shown(self._path)
+
+    @property
+    def basename(self) -> str:
+        """The last path segment (``""`` for the root)."""
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def zarr_format(self) -> int:
+        """2 or 3."""
+        return self.metadata.zarr_format
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """A copy of the attributes (use :meth:`update_attributes` to change them)."""
+        return thaw(self.metadata.attributes)  # type: ignore[no-any-return]
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store refuses writes."""
+        return self._store.read_only
+
+    @property
+    def consolidated(self) -> bool:
+        """Whether this group answers member queries from consolidated metadata."""
+        return self.metadata.consolidated_metadata is not None
+
+    @property
+    def info(self) -> GroupInfo:
+        """What is known without I/O."""
+        return GroupInfo(
+            name=self.name,
+            zarr_format=self.zarr_format,
+            read_only=self.read_only,
+            store_type=type(self._store).__name__,
+            consolidated=self.consolidated,
+            attributes=len(self.metadata.attributes),
+        )
+
+    async def info_complete(self) -> GroupInfo:
+        """:attr:`info` plus the counts of members, arrays and groups in the whole subtree."""
+        arrays = groups = 0
+        async for _, node in self.members(max_depth=None):
+            if isinstance(node, AsyncGroup):
+                groups += 1
+            else:
+                arrays += 1
+        info = self.info
+        info.count_members = arrays + groups
+        info.count_arrays = arrays
+        info.count_groups = groups
+        return info
+
+    # --- nodes -------------------------------------------------------------------------------
+
+    def _node(self, path: str, meta: NodeMetadata) -> AsyncArray | AsyncGroup:
+        if meta.node_type == "group":
+            return AsyncGroup(self._store, path, meta)  # type: ignore[arg-type]
+        return make_array(self._store, path, meta)
+
+    async def members(
+        self, max_depth: int | None = 0, *, use_consolidated_for_children: bool = True
+    ) -> AsyncIterator[tuple[str, AsyncArray | AsyncGroup]]:
+        """Yield ``(path relative to this group, node)`` for every member.
+
+        Parameters
+        ----------
+        max_depth
+            0 (default): immediate children; ``n``: ``n`` levels deeper; None: the whole
+            subtree.
+        use_consolidated_for_children
+            Let a child group's consolidated metadata stand in for walking its subtree.
+
+        Notes
+        -----
+        With consolidated metadata the members come sorted and cost no I/O. Otherwise they
+        arrive in discovery order: all levels are walked at once under the store's limiter.
+        """
+        if max_depth is not None and max_depth < 0:
+            raise ValueError(f"max_depth must be None or >= 0, got {max_depth}")
+        cm = self.metadata.consolidated_metadata
+        if cm is not None:
+            for rel, meta in cm.iter_nodes(max_depth):
+                yield rel, self._node(join_path(self._path, rel), meta)
+            return
+        async for rel, meta in walk(
+            self._store,
+            self._path,
+            self.zarr_format,
+            max_depth=max_depth,
+            use_consolidated_for_children=use_consolidated_for_children,
+        ):
+            yield rel, self._node(join_path(self._path, rel), meta)
+
+    async def nmembers(self, max_depth: int | None = 0) -> int:
+        """How many members :meth:`members` yields."""
+        cm = self.metadata.consolidated_metadata
+        if cm is not None:
+            if max_depth is None:
+                return len(cm)
+            return sum(1 for p in cm.paths() if p.count("/") <= max_depth)
+        n = 0
+        async for _ in self.members(max_depth=max_depth):
+            n += 1
+        return n
+
+    async def keys(self) -> AsyncIterator[str]:
+        """The names of the immediate children, sorted."""
+        for name in await self._child_names():
+            yield name
+
+    async def _children(self) -> list[tuple[str, AsyncArray | AsyncGroup]]:
+        found = [m async for m in self.members(max_depth=0)]
+        return sorted(found, key=lambda m: m[0])
+
+    async def _child_names(self) -> list[str]:
+        cm = self.metadata.consolidated_metadata
+        if cm is not None:
+            return cm.children("")
+        return [name for name, _ in await self._children()]
+
+    async def arrays(self) -> AsyncIterator[tuple[str, AsyncArray]]:
+        """``(name, array)`` of the immediate child arrays, sorted."""
+        for name, node in await self._children():
+            if not isinstance(node, AsyncGroup):
+                yield name, node
+
+    async def groups(self) -> AsyncIterator[tuple[str, AsyncGroup]]:
+        """``(name, group)`` of the immediate child groups, sorted."""
+        for name, node in await self._children():
+            if isinstance(node, AsyncGroup):
+                yield name, node
+
+    async def array_keys(self) -> AsyncIterator[str]:
+        """Names of the immediate child arrays, sorted."""
+        async for name, _ in self.arrays():
+            yield name
+
+    async def group_keys(self) -> AsyncIterator[str]:
+        """Names of the immediate child groups, sorted."""
+        async for name, _ in self.groups():
+            yield name
+
+    async def _lookup(self, path: str) -> NodeMetadata | None:
+        rel = normalize_path(path)
+        if not rel:
+            raise KeyError("an empty path names the group itself, not a member")
+        cm = self.metadata.consolidated_metadata
+        if cm is not None:
+            return cm.get(rel)
+        return await read_node_or_none(self._store, join_path(self._path, rel), self.zarr_format)
+
+    async def getitem(self, path: str) -> AsyncArray | AsyncGroup:
+        """The member at ``path`` (``"a/b/c"`` reaches into nested groups in one round).
+
+        Raises
+        ------
+        NodeNotFoundError
+            (a KeyError) if nothing is there.
+        """
+        meta = await self._lookup(path)
+        full = join_path(self._path, normalize_path(path))
+        if meta is None:
+            raise NodeNotFoundError(f"no member {normalize_path(path)!r} in group {self.name!r}")
+        return self._node(full, meta)
+
+    async def get(self, path: str, default: Any = None) -> Any:
+        """The member at ``path``, or ``default``."""
+        try:
+            return await self.getitem(path)
+        except NodeNotFoundError:
+            return default
+
+    async def contains(self, path: str) -> bool:
+        """Whether a member exists at ``path``."""
+        return await self._lookup(path) is not None
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self._store.read_only:
+            raise ReadOnlyError(f"group {self.name!r} is read-only")
+
+    def _known_existing(self) -> list[str]:
+        return [*ancestors(self._path), self._path]
+
+    def _remember(self, added: Mapping[str, NodeMetadata], removed: list[str]) -> None:
+        """Apply a change made through this group to its in-memory consolidated metadata."""
+        cm = self.metadata.consolidated_metadata
+        if cm is None:
+            return
+        for path in removed:
+            cm = cm.without(relative_to(path, self._path))
+        new = {relative_to(p, self._path): n for p, n in added.items() if p != self._path}
+        if new:
+            cm = cm.with_nodes({k: _strip(n) for k, n in new.items()})
+        self.metadata = self.metadata.with_consolidated(cm)
+
+    async def _create(
+        self, nodes: Mapping[str, NodeMetadata], *, overwrite: bool
+    ) -> dict[str, NodeMetadata]:
+        self._check_writable()
+        written = await create_nodes(
+            self._store, nodes, overwrite=overwrite, existing=self._known_existing()
+        )
+        self._remember(written, list(nodes) if overwrite else [])
+        return written
+
+    async def create_group(
+        self,
+        name: str,
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> AsyncGroup:
+        """Create a child group (``"a/b"`` creates missing ``a`` too), one round of creates.
+
+        Raises
+        ------
+        ContainsGroupError, ContainsArrayError
+            Something exists there (without ``overwrite``), or a parent is an array.
+        """
+        path = join_path(self._path, _member_path(name))
+        meta: GroupMetadata = (
+            GroupMetadataV3(attributes=attributes or {})
+            if self.zarr_format == 3
+            else GroupMetadataV2(attributes=attributes or {})
+        )
+        await self._create({path: meta}, overwrite=overwrite)
+        return AsyncGroup(self._store, path, meta)
+
+    async def require_group(self, name: str, *, overwrite: bool = False) -> AsyncGroup:
+        """Open the child group ``name``, creating it if missing.
+
+        Raises
+        ------
+        ContainsArrayError
+            An array is there.
+        """
+        if overwrite:
+            return await self.create_group(name, overwrite=True)
+        node = await self.get(name)
+        if isinstance(node, AsyncGroup):
+            return node
+        if node is not None:
+            raise ContainsArrayError(f"an array exists at {shown(node.path)!r}, not a group")
+        try:
+            return await self.create_group(name)
+        except ContainsGroupError:  # created by someone else meanwhile
+            found = await self.getitem(name)
+            assert isinstance(found, AsyncGroup)
+            return found
+
+    async def require_groups(self, *names: str) -> tuple[AsyncGroup, ...]:
+        """:meth:`require_group` for each name, concurrently."""
+        return tuple(await asyncio.gather(*(self.require_group(n) for n in names)))
+
+    async def create_array(
+        self,
+        name: str,
+        *,
+        shape: Any,
+        dtype: Any,
+        overwrite: bool = False,
+        zarr_format: int | None = None,
+        **kwargs: Any,
+    ) -> AsyncArray:
+        """Create an array (with missing parent groups) in one round of atomic creates.
+
+        Keyword arguments are those of
+        :func:`cloudzarr.arrays.build_array_metadata` (``chunks``, ``shards``,
+        ``compressors``, ``filters``, ``fill_value``, ``order``, ``attributes``,
+        ``dimension_names``...). ``zarr_format`` defaults to the group's.
+
+        Raises
+        ------
+        ContainsArrayError, ContainsGroupError
+            Something exists there (without ``overwrite``), or a parent is an array.
+        """
+        from cloudzarr.arrays import build_array_metadata
+
+        fmt = self.zarr_format if zarr_format is None else zarr_format
+        if fmt != self.zarr_format:
+            raise NodeTypeError(
+                f"cannot create a format {fmt} array in format {self.zarr_format} group "
+                f"{self.name!r}"
+            )
+        meta = build_array_metadata(shape=shape, dtype=dtype, zarr_format=fmt, **kwargs)
+        path = join_path(self._path, _member_path(name))
+        await self._create({path: meta}, overwrite=overwrite)
+        return make_array(self._store, path, meta)
+
+    async def require_array(
+        self, name: str, *, shape: Any, dtype: Any, exact: bool = False, **kwargs: Any
+    ) -> AsyncArray:
+        """Open the array ``name`` if it exists with this shape and a compatible dtype (the
+        same dtype with ``exact``); create it if missing.
+
+        Raises
+        ------
+        ContainsGroupError
+            A group is there.
+        TypeError
+            The existing array's shape or dtype differs.
+        """
+        import numpy as np
+
+        node = await self.get(name)
+        if node is None:
+            try:
+                return await self.create_array(name, shape=shape, dtype=dtype, **kwargs)
+            except ContainsArrayError:
+                node = await self.getitem(name)
+        if isinstance(node, AsyncGroup):
+            raise ContainsGroupError(f"a group exists at {shown(node.path)!r}, not an array")
+        want_shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if tuple(node.shape) != want_shape:
+            raise NodeTypeError(
+                f"array {shown(node.path)!r} has shape {tuple(node.shape)}, not {want_shape}"
+            )
+        want = np.dtype(dtype)
+        if exact and node.dtype != want:
+            raise NodeTypeError(f"array {shown(node.path)!r} has dtype {node.dtype}, not {want}")
+        if not exact and not np.can_cast(node.dtype, want):
+            raise NodeTypeError(
+                f"array {shown(node.path)!r} has dtype {node.dtype}, not castable to {want}"
+            )
+        return node
+
+    async def delitem(self, name: str) -> None:
+        """Delete the member ``name`` and everything below it.
+
+        Costs one lookup (none with consolidated metadata), then one round: the subtree
+        deletion together with the GETs of the ancestors' consolidated metadata, then their
+        update if any hold some.
+
+        Raises
+        ------
+        NodeNotFoundError
+            Nothing is there (nothing is deleted).
+        """
+        self._check_writable()
+        rel = _member_path(name)
+        if await self._lookup(rel) is None:
+            raise NodeNotFoundError(f"no member {rel!r} in group {self.name!r}")
+        full = join_path(self._path, rel)
+        _, holders = await asyncio.gather(
+            self._store.delete_dir(full),
+            cm_ops.fetch_holders(self._store, ancestors(full), self.zarr_format),
+        )
+        if holders:
+            writes, deletes = cm_ops.updated_documents(holders.values(), removed=[full])
+            await cm_ops.apply_updates(self._store, writes, deletes)
+        self._remember({}, [full])
+
+    async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
+        """Merge ``new_attributes`` into the attributes and persist them (and every ancestor's
+        consolidated metadata that lists this group)."""
+        merged = {**thaw(self.metadata.attributes), **dict(new_attributes)}
+        return await self.set_attributes(merged)
+
+    async def set_attributes(self, attributes: Mapping[str, Any]) -> Self:
+        """Replace the attributes and persist them.
+
+        Format 3: one round of GETs (this group's ``zarr.json``, so its own consolidated
+        metadata is kept, and the ancestors'), then one round of writes. Format 2: the same,
+        writing ``.zattrs``.
+        """
+        self._check_writable()
+        attrs = dict(attributes)
+        path = self._path
+        fmt = self.zarr_format
+        writes: dict[str, bytes] = {}
+        deletes: list[str] = []
+        if fmt == 3:
+            own_key = doc_key(path, "zarr.json")
+            own_doc, holders = await asyncio.gather(
+                cm_ops.get_doc(self._store, own_key),
+                cm_ops.fetch_holders(self._store, ancestors(path), fmt),
+            )
+            if own_doc is None:
+                raise GroupNotFoundError(f"group {self.name!r} no longer exists")
+            stored = parse_v3(own_doc, path)
+            if not isinstance(stored, GroupMetadataV3):
+                raise ContainsArrayError(f"an array now exists at {self.name!r}")
+            new_meta = stored.with_attributes(attrs)
+            writes[own_key] = new_meta.to_documents()["zarr.json"]
+            own_attrs: dict[str, Any] = {}
+        else:
+            holders = await cm_ops.fetch_holders(self._store, [*ancestors(path), path], fmt)
+            new_meta = GroupMetadataV2(attributes=attrs)
+            if attrs:
+                writes[doc_key(path, ".zattrs")] = dump_document(attrs)
+            else:
+                deletes.append(doc_key(path, ".zattrs"))
+            own_attrs = {path: attrs}
+        if holders:
+            more, gone = cm_ops.updated_documents(
+                holders.values(), added={path: new_meta}, own_attributes=own_attrs
+            )
+            writes.update(more)
+            deletes.extend(gone)
+        await cm_ops.apply_updates(self._store, writes, deletes)
+        self.metadata = self.metadata.with_attributes(attrs)
+        return self
+
+    async def move(self, source: str, dest: str) -> None:
+        """Move the member ``source`` (and its subtree) to ``dest``, both relative to this group.
+
+        Object stores cannot rename, so this copies, then deletes. In order:
+
+        1. every key of the source subtree is read, and all but the node documents are written
+           under ``dest`` (chunks first, so a reader never finds a destination node whose data
+           is still arriving);
+        2. the nested node documents are written, then the destination's own document is
+           created atomically (this is the moment ``dest`` appears; a concurrent creator of
+           ``dest`` makes the move fail and the copies are removed), together with any
+           missing parent groups, and ancestors' consolidated metadata are switched from
+           ``source`` to ``dest``;
+        3. the source node's own document is deleted (``source`` disappears), then the rest of
+           its keys.
+
+        A reader midway may therefore see only ``source``; both complete copies (between 2 and
+        3); or only ``dest`` with leftover source chunk keys that belong to no node. It never
+        sees a ``dest`` node with missing chunks, unless the move failed midway (a store
+        error), in which case ``source`` is intact and rerunning the move after deleting
+        ``dest`` completes it.
+
+        Raises
+        ------
+        NodeNotFoundError
+            ``source`` does not exist.
+        ContainsGroupError, ContainsArrayError
+            Something exists at ``dest``.
+        """
+        self._check_writable()
+        src_rel, dst_rel = _member_path(source), _member_path(dest)
+        if dst_rel == src_rel or dst_rel.startswith(src_rel + "/"):
+            raise ValueError(f"cannot move {src_rel!r} into itself ({dst_rel!r})")
+        src, dst = join_path(self._path, src_rel), join_path(self._path, dst_rel)
+        meta, existing = await asyncio.gather(
+            read_node_or_none(self._store, src, self.zarr_format),
+            read_node_or_none(self._store, dst, self.zarr_format),
+        )
+        if meta is None:
+            raise NodeNotFoundError(f"no member {src_rel!r} in group {self.name!r}")
+        if existing is not None:
+            raise NodeExistsError(
+                f"cannot move to {shown(dst)!r}: a{'n array' if existing.node_type == 'array' else ' group'} "
+                "exists there"
+            )
+        added = await move_node(self._store, src, dst, meta, existing=self._known_existing())
+        self._remember(added, [src])
+
+    async def tree(self, level: int | None = None) -> str:
+        """A readable tree of the subtree, with array shapes and dtypes.
+
+        ``level`` limits the depth (1: children only).
+        """
+        max_depth = None if level is None else max(level - 1, 0)
+        nodes: list[tuple[str, AsyncArray | AsyncGroup]] = [
+            m async for m in self.members(max_depth=max_depth)
+        ]
+        return render_tree(self.name, nodes)
+
+
+def _strip(node: NodeMetadata) -> NodeMetadata:
+    if node.node_type == "group" and node.consolidated_metadata is not None:
+        return node.with_consolidated(None)
+    return node
+
+
+def _member_path(name: str) -> str:
+    rel = normalize_path(name)
+    if not rel:
+        raise ValueError("a member path must not be empty")
+    return rel

@@ -1,0 +1,261 @@
+"""Writing nodes and their parents in one round of concurrent atomic creates.
+
+:func:`create_nodes` is the one place nodes are written. For the requested nodes and every
+missing ancestor group it sends, all at once under the store's limiter:
+
+- one atomic create (``set_if_not_exists``) per node document -- never exists-then-put and
+  never a listing, so of two writers racing for one path exactly one wins and the other gets
+  :class:`~cloudzarr.errors.ContainsGroupError` / :class:`~cloudzarr.errors.ContainsArrayError`;
+- for each ancestor, a GET of the document that tells whether it is an array (an error: nothing
+  may live below an array) and whether it holds consolidated metadata (which is then updated in
+  a second, rare round; see :mod:`cloudzarr.groups.consolidated`).
+
+Ancestors the caller knows to exist (the group it writes through, and that group's ancestors)
+are only read, not created. A format 2 node whose attributes are not empty writes its
+``.zattrs`` right after its ``.zarray``/``.zgroup`` create succeeds (the create decides who owns
+the node, so the attributes wait for it).
+
+On any conflict every key this call created is deleted again before the error is raised, so a
+failed call leaves the store as it found it. With ``overwrite=True`` each requested node's old
+subtree is deleted first (an extra round), and that deletion is not undone on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cloudzarr.errors import (
+    ContainsArrayError,
+    ContainsGroupError,
+    NodeTypeError,
+    UnsupportedFormatError,
+)
+from cloudzarr.groups.consolidated import (
+    Holder,
+    apply_updates,
+    holder_from_doc,
+    updated_documents,
+)
+from cloudzarr.groups.io import get_doc
+from cloudzarr.groups.paths import ZMETADATA, ancestors, doc_key, shown
+from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+from cloudzarr.storage.base import Store
+
+if TYPE_CHECKING:
+    from cloudzarr.metadata.node import NodeMetadata
+
+
+def check_nodes(nodes: Mapping[str, NodeMetadata]) -> int:
+    """Check that ``nodes`` form a valid hierarchy; return its Zarr format.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        The nodes mix Zarr formats.
+    NodeTypeError
+        A node lies below an array.
+    """
+    formats = {n.zarr_format for n in nodes.values()}
+    if len(formats) > 1:
+        raise UnsupportedFormatError(
+            "a hierarchy cannot mix Zarr formats 2 and 3 "
+            f"(got {', '.join(f'{p!r}: {n.zarr_format}' for p, n in list(nodes.items())[:4])})"
+        )
+    for path in nodes:
+        for anc in ancestors(path):
+            parent = nodes.get(anc)
+            if parent is not None and parent.node_type == "array":
+                raise NodeTypeError(
+                    f"cannot put node {shown(path)!r} below {shown(anc)!r}, which is an array"
+                )
+    return formats.pop() if formats else 3
+
+
+def implicit_group(zarr_format: int) -> GroupMetadataV2 | GroupMetadataV3:
+    """An empty group of the given format, for missing parents."""
+    return GroupMetadataV3() if zarr_format == 3 else GroupMetadataV2()
+
+
+@dataclass
+class _Plan:
+    """Results of the creation round, for checking, cleaning up and maintenance."""
+
+    created_keys: list[str] = field(default_factory=list)
+    conflicts: list[Exception] = field(default_factory=list)
+    holders: list[Holder] = field(default_factory=list)
+    created_parents: dict[str, NodeMetadata] = field(default_factory=dict)
+
+
+def _primary(node: NodeMetadata) -> str:
+    if node.zarr_format == 3:
+        return "zarr.json"
+    return ".zarray" if node.node_type == "array" else ".zgroup"
+
+
+def _exists_error(path: str, kind: str | None) -> Exception:
+    if kind == "array":
+        return ContainsArrayError(f"an array already exists at {shown(path)!r}")
+    return ContainsGroupError(f"a group already exists at {shown(path)!r}")
+
+
+def _kind_of(doc: Mapping[str, Any] | None) -> str | None:
+    return None if doc is None else str(doc.get("node_type"))
+
+
+async def _create_node(
+    store: Store, path: str, node: NodeMetadata, overwrite: bool, plan: _Plan
+) -> None:
+    docs = node.to_documents()
+    primary = _primary(node)
+    if overwrite:
+        await store.set_many({doc_key(path, n): d for n, d in docs.items()})
+        return
+    if node.zarr_format == 3:
+        key = doc_key(path, primary)
+        if await store.set_if_not_exists(key, docs[primary]):
+            plan.created_keys.append(key)
+            return
+        existing = await get_doc(store, key)
+        plan.conflicts.append(_exists_error(path, _kind_of(existing)))
+        return
+    other = ".zgroup" if primary == ".zarray" else ".zarray"
+    key = doc_key(path, primary)
+    created, other_doc = await asyncio.gather(
+        store.set_if_not_exists(key, docs[primary]), get_doc(store, doc_key(path, other))
+    )
+    if created:
+        plan.created_keys.append(key)
+    if not created or other_doc is not None:
+        kind = ("array" if primary == ".zarray" else "group") if not created else None
+        if other_doc is not None:
+            kind = "array" if other == ".zarray" else "group"
+        plan.conflicts.append(_exists_error(path, kind))
+        return
+    if ".zattrs" in docs:
+        await store.set(doc_key(path, ".zattrs"), docs[".zattrs"])
+        plan.created_keys.append(doc_key(path, ".zattrs"))
+
+
+async def _create_parent(store: Store, path: str, zarr_format: int, plan: _Plan) -> None:
+    group = implicit_group(zarr_format)
+    if zarr_format == 3:
+        key = doc_key(path, "zarr.json")
+        created, doc = await asyncio.gather(
+            store.set_if_not_exists(key, group.to_documents()["zarr.json"]), get_doc(store, key)
+        )
+        if created:
+            plan.created_keys.append(key)
+            plan.created_parents[path] = group
+            return
+        if doc is None:  # created by someone else between our GET and our create
+            doc = await get_doc(store, key)
+        if _kind_of(doc) == "array":
+            plan.conflicts.append(_parent_is_array(path))
+            return
+        _add_holder(plan, path, 3, doc)
+        return
+    key = doc_key(path, ".zgroup")
+    created, zarray, zmeta = await asyncio.gather(
+        store.set_if_not_exists(key, group.to_documents()[".zgroup"]),
+        get_doc(store, doc_key(path, ".zarray")),
+        get_doc(store, doc_key(path, ZMETADATA)),
+    )
+    if created:
+        plan.created_keys.append(key)
+        plan.created_parents[path] = group
+    if zarray is not None:
+        plan.conflicts.append(_parent_is_array(path))
+        return
+    _add_holder(plan, path, 2, zmeta)
+
+
+async def _read_ancestor(store: Store, path: str, zarr_format: int, plan: _Plan) -> None:
+    name = "zarr.json" if zarr_format == 3 else ZMETADATA
+    doc = await get_doc(store, doc_key(path, name))
+    if zarr_format == 3 and _kind_of(doc) == "array":
+        plan.conflicts.append(_parent_is_array(path))
+        return
+    _add_holder(plan, path, zarr_format, doc)
+
+
+def _add_holder(plan: _Plan, path: str, zarr_format: int, doc: Mapping[str, Any] | None) -> None:
+    holder = holder_from_doc(path, zarr_format, doc)
+    if holder is not None:
+        plan.holders.append(holder)
+
+
+def _parent_is_array(path: str) -> Exception:
+    return ContainsArrayError(f"cannot create a node below {shown(path)!r}: an array exists there")
+
+
+async def create_nodes(
+    store: Store,
+    nodes: Mapping[str, NodeMetadata],
+    *,
+    overwrite: bool = False,
+    existing: Iterable[str] = (),
+    also_added: Mapping[str, NodeMetadata] | None = None,
+    also_removed: Iterable[str] = (),
+) -> dict[str, NodeMetadata]:
+    """Write ``nodes`` (absolute paths -> metadata) and their missing parent groups.
+
+    Parameters
+    ----------
+    store
+        Where to write.
+    nodes
+        The nodes to create; paths normalised, one Zarr format.
+    overwrite
+        Replace existing nodes at these paths (deleting their subtrees first) instead of
+        raising.
+    existing
+        Group paths known to exist (the ancestors the caller writes through): read for
+        consolidated metadata upkeep, not created.
+    also_added, also_removed
+        More changes for the consolidated metadata upkeep (a move's copied subtree and its
+        source), applied in the same update.
+
+    Returns
+    -------
+    dict
+        Every node written: the requested ones and the parent groups this call created.
+
+    Raises
+    ------
+    ContainsGroupError, ContainsArrayError
+        A node exists at a requested path (without ``overwrite``), or an ancestor is an array.
+    NodeTypeError, UnsupportedFormatError
+        See :func:`check_nodes`.
+    """
+    if not nodes:
+        return {}
+    zarr_format = check_nodes(nodes)
+    known = set(existing)
+    parents: set[str] = set()
+    for path in nodes:
+        parents.update(a for a in ancestors(path) if a not in nodes)
+    to_create = sorted(parents - known)
+    to_read = sorted(known - set(nodes))
+    if overwrite:
+        await asyncio.gather(*(store.delete_dir(p) for p in nodes if p))
+        if "" in nodes:
+            await store.delete_dir("")
+    plan = _Plan()
+    await asyncio.gather(
+        *(_create_node(store, p, n, overwrite, plan) for p, n in nodes.items()),
+        *(_create_parent(store, p, zarr_format, plan) for p in to_create),
+        *(_read_ancestor(store, p, zarr_format, plan) for p in to_read),
+    )
+    if plan.conflicts:
+        await asyncio.gather(*(store.delete(k) for k in plan.created_keys))
+        raise plan.conflicts[0]
+    written: dict[str, NodeMetadata] = {**plan.created_parents, **nodes}
+    if plan.holders:
+        removed = [*also_removed, *(nodes if overwrite else ())]
+        added = {**written, **(also_added or {})}
+        writes, deletes = updated_documents(plan.holders, removed=removed, added=added)
+        await apply_updates(store, writes, deletes)
+    return written

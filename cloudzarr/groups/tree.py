@@ -1,0 +1,39 @@
+"""Rendering a hierarchy as text::
+
+/
+├── a
+│   └── b
+│       └── arr (3,) int32
+└── top (4, 4) float64
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def _label(name: str, node: Any) -> str:
+    if getattr(node, "metadata", None) is not None and node.metadata.node_type == "array":
+        return f"{name} {tuple(node.shape)} {node.dtype}"
+    return name
+
+
+def render_tree(root_name: str, members: Iterable[tuple[str, Any]]) -> str:
+    """The text tree of ``members`` (``(path relative to the root, node)`` pairs)."""
+    children: dict[str, list[tuple[str, Any]]] = {}
+    for path, node in sorted(members, key=lambda m: m[0]):
+        parent, _, name = path.rpartition("/")
+        children.setdefault(parent, []).append((name, node))
+    lines = [root_name]
+
+    def add(parent: str, indent: str) -> None:
+        kids = children.get(parent, [])
+        for i, (name, node) in enumerate(kids):
+            last = i == len(kids) - 1
+            lines.append(f"{indent}{'└── ' if last else '├── '}{_label(name, node)}")
+            path = f"{parent}/{name}" if parent else name
+            add(path, indent + ("    " if last else "│   "))
+
+    add("", "")
+    return "\n".join(lines)
