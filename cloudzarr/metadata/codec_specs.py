@@ -62,6 +62,9 @@ CodecKind = Literal["array_array", "array_bytes", "bytes_bytes"]
 BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
 BLOSC_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 
+# zarr-python writes an empty configuration for these; matching keeps documents byte-identical.
+_ALWAYS_CONFIGURED = {"vlen-utf8"}
+
 _KINDS: dict[str, CodecKind] = {
     "transpose": "array_array",
     "bytes": "array_bytes",
@@ -104,7 +107,7 @@ class CodecSpec:
         """The codec's JSON object (``configuration`` omitted when empty, as zarr-python does
         for ``crc32c`` and 1-byte ``bytes``)."""
         out: dict[str, Any] = {"name": self.name}
-        if self.configuration:
+        if self.configuration or self.name in _ALWAYS_CONFIGURED:
             out["configuration"] = {k: _thaw_config(v) for k, v in self.configuration.items()}
         return out
 
