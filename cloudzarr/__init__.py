@@ -1,9 +1,43 @@
-"""cloudzarr."""
+"""cloudzarr: Zarr v2/v3 hierarchies on cloud object storage, in few round trips."""
 
+from cloudzarr.api.synchronous import (
+    consolidate_metadata,
+    create_array,
+    create_group,
+    create_hierarchy,
+    create_rooted_hierarchy,
+    open,
+    open_array,
+    open_consolidated,
+    open_group,
+)
+from cloudzarr.arrays import Array, AsyncArray
+from cloudzarr.groups import AsyncGroup, Group
+from cloudzarr.metadata import ArrayMetadataV2, ArrayMetadataV3
+from cloudzarr.metadata.consolidated import ConsolidatedMetadata
+from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.storage import LocalStore, MemoryStore, open_store
 
 __all__ = [
+    "Array",
+    "ArrayMetadataV2",
+    "ArrayMetadataV3",
+    "AsyncArray",
+    "AsyncGroup",
+    "ConsolidatedMetadata",
+    "Group",
+    "GroupMetadataV2",
+    "GroupMetadataV3",
     "LocalStore",
     "MemoryStore",
+    "consolidate_metadata",
+    "create_array",
+    "create_group",
+    "create_hierarchy",
+    "create_rooted_hierarchy",
+    "open",
+    "open_array",
+    "open_consolidated",
+    "open_group",
     "open_store",
 ]

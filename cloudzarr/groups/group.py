@@ -22,7 +22,7 @@ T = TypeVar("T")
 __all__ = ["Group", "wrap_node"]
 
 
-async def _collect(it: AsyncIterator[T]) -> list[T]:
+async def _collect[T](it: AsyncIterator[T]) -> list[T]:
     return [x async for x in it]
 
 

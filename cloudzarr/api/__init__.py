@@ -1,0 +1,1 @@
+"""Top-level functions: ``asynchronous`` (the core) and ``synchronous`` (thin wrappers)."""

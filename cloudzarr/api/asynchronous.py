@@ -1,0 +1,334 @@
+"""The top-level async functions: open and create groups, arrays and whole hierarchies.
+
+``store`` is everywhere a :class:`~cloudzarr.storage.Store`, a URL (``s3://bucket/prefix``,
+``memory://name``...) or a local path, resolved by :func:`cloudzarr.storage.open_store`.
+
+Modes, as in zarr-python: ``"r"`` opens an existing node through a read-only view of the store
+(the store itself stays writable for others); ``"r+"`` opens an existing node for writing;
+``"a"`` opens it, creating a group if nothing is there; ``"w"`` creates, replacing what is
+there; ``"w-"`` creates, failing if something is there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from cloudzarr.errors import (
+    ArrayNotFoundError,
+    GroupNotFoundError,
+    NodeNotFoundError,
+    NodeTypeError,
+)
+from cloudzarr.groups import consolidated as cm_ops
+from cloudzarr.groups.async_group import AsyncGroup, make_array, refresh_for_array
+from cloudzarr.groups.hierarchy import check_nodes, create_nodes, implicit_group
+from cloudzarr.groups.io import read_node
+from cloudzarr.groups.paths import normalize_path, shown
+from cloudzarr.storage.base import Store
+from cloudzarr.storage.url import open_store
+
+if TYPE_CHECKING:
+    from cloudzarr.arrays.async_array import AsyncArray
+    from cloudzarr.metadata.node import NodeMetadata
+
+StoreLike = Store | str | os.PathLike[str]
+AccessMode = Literal["r", "r+", "a", "w", "w-"]
+_MODES = ("r", "r+", "a", "w", "w-")
+
+__all__ = [
+    "consolidate_metadata",
+    "create_array",
+    "create_group",
+    "create_hierarchy",
+    "create_rooted_hierarchy",
+    "open",
+    "open_array",
+    "open_consolidated",
+    "open_group",
+]
+
+
+def resolve_store(
+    store: StoreLike,
+    *,
+    mode: str = "a",
+    storage_options: Mapping[str, Any] | None = None,
+) -> Store:
+    """The store ``store`` names, as a read-only view for mode ``"r"``."""
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
+    return open_store(store, storage_options=storage_options, read_only=mode == "r")
+
+
+async def open_group(
+    store: StoreLike,
+    *,
+    path: str = "",
+    mode: AccessMode = "a",
+    zarr_format: int | None = None,
+    use_consolidated: bool | str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> AsyncGroup:
+    """Open (or, by ``mode``, create) the group at ``path``.
+
+    Opening costs one round of concurrent GETs (``zarr.json``, ``.zgroup``, ``.zattrs`` and
+    ``.zmetadata`` when the format is unknown). ``attributes`` are used only when the group is
+    created.
+
+    Raises
+    ------
+    GroupNotFoundError
+        Modes ``r``/``r+`` with no group there.
+    ContainsGroupError, ContainsArrayError
+        Mode ``w-`` (or ``a``, over an array) with a node there.
+    """
+    st = resolve_store(store, mode=mode, storage_options=storage_options)
+    path = normalize_path(path)
+    if mode in ("w", "w-"):
+        return await AsyncGroup.create(
+            st,
+            path,
+            attributes=attributes,
+            zarr_format=zarr_format or 3,
+            overwrite=mode == "w",
+        )
+    try:
+        return await AsyncGroup.open(
+            st, path, zarr_format=zarr_format, use_consolidated=use_consolidated
+        )
+    except GroupNotFoundError:
+        if mode != "a" or st.read_only:
+            raise
+    return await AsyncGroup.create(st, path, attributes=attributes, zarr_format=zarr_format or 3)
+
+
+async def create_group(
+    store: StoreLike,
+    *,
+    path: str = "",
+    zarr_format: int = 3,
+    overwrite: bool = False,
+    attributes: Mapping[str, Any] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> AsyncGroup:
+    """Create a group (and missing parents) in one round of atomic creates."""
+    st = resolve_store(store, storage_options=storage_options)
+    return await AsyncGroup.create(
+        st, path, attributes=attributes, zarr_format=zarr_format, overwrite=overwrite
+    )
+
+
+async def open_consolidated(
+    store: StoreLike,
+    *,
+    path: str = "",
+    mode: AccessMode = "a",
+    zarr_format: int | None = None,
+    use_consolidated: bool | str = True,
+    storage_options: Mapping[str, Any] | None = None,
+) -> AsyncGroup:
+    """Open a group that must have consolidated metadata (one round of GETs).
+
+    Raises
+    ------
+    ConsolidatedMetadataError
+        The group has none.
+    """
+    if use_consolidated is False or use_consolidated is None:
+        raise ValueError("open_consolidated requires use_consolidated=True or a key name")
+    st = resolve_store(store, mode="r" if mode == "r" else "r+", storage_options=storage_options)
+    return await AsyncGroup.open(
+        st, normalize_path(path), zarr_format=zarr_format, use_consolidated=use_consolidated
+    )
+
+
+async def consolidate_metadata(
+    store: StoreLike,
+    path: str = "",
+    zarr_format: int | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> AsyncGroup:
+    """Walk the group at ``path`` in the store and write its consolidated metadata.
+
+    Nested groups' consolidated metadata is ignored by the walk (so stale copies cannot leak
+    in) and rewritten from it. Returns the group, consolidated.
+    """
+    st = resolve_store(store, storage_options=storage_options)
+    path = normalize_path(path)
+    meta = await cm_ops.consolidate(st, path, zarr_format)
+    return AsyncGroup(st, path, meta)
+
+
+def _normalized_nodes(nodes: Mapping[str, NodeMetadata]) -> dict[str, NodeMetadata]:
+    out: dict[str, NodeMetadata] = {}
+    for raw, meta in nodes.items():
+        path = normalize_path(raw)
+        if path in out:
+            raise ValueError(f"node path {raw!r} is given twice")
+        if getattr(meta, "node_type", None) not in ("array", "group"):
+            raise NodeTypeError(f"node {raw!r}: {type(meta).__name__} is not node metadata")
+        out[path] = meta
+    return out
+
+
+def _wrap(store: Store, path: str, meta: NodeMetadata) -> AsyncArray | AsyncGroup:
+    if meta.node_type == "group":
+        return AsyncGroup(store, path, meta)  # type: ignore[arg-type]
+    return make_array(store, path, meta)
+
+
+async def create_hierarchy(
+    *,
+    store: StoreLike,
+    nodes: Mapping[str, NodeMetadata],
+    overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> dict[str, AsyncArray | AsyncGroup]:
+    """Create every node in ``nodes`` (path -> metadata) and the missing parent groups, in
+    one concurrent wave of atomic creates under the store's limiter.
+
+    Returns
+    -------
+    dict
+        Every node written (requested and implicit parents), by path, sorted.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        The nodes mix Zarr formats.
+    NodeTypeError
+        A node lies below an array.
+    ContainsGroupError, ContainsArrayError
+        A node exists (without ``overwrite``); nothing this call created is left behind.
+    """
+    st = resolve_store(store, storage_options=storage_options)
+    parsed = _normalized_nodes(nodes)
+    written = await create_nodes(st, parsed, overwrite=overwrite)
+    return {p: _wrap(st, p, written[p]) for p in sorted(written)}
+
+
+async def create_rooted_hierarchy(
+    *,
+    store: StoreLike,
+    nodes: Mapping[str, NodeMetadata],
+    overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> AsyncArray | AsyncGroup:
+    """:func:`create_hierarchy`, returning the root node (a group is added at ``""`` when the
+    nodes do not include the root)."""
+    parsed = _normalized_nodes(nodes)
+    if "" not in parsed:
+        parsed[""] = implicit_group(check_nodes(parsed))
+    created = await create_hierarchy(
+        store=store, nodes=parsed, overwrite=overwrite, storage_options=storage_options
+    )
+    return created[""]
+
+
+async def create_array(
+    store: StoreLike,
+    *,
+    name: str | None = None,
+    shape: Any,
+    dtype: Any,
+    overwrite: bool = False,
+    zarr_format: int = 3,
+    storage_options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> AsyncArray:
+    """Create an array at ``name`` (and its missing parent groups) in one round of atomic
+    creates. Other keyword arguments are those of
+    :func:`cloudzarr.arrays.build_array_metadata`.
+    """
+    from cloudzarr.arrays import build_array_metadata
+
+    st = resolve_store(store, storage_options=storage_options)
+    path = normalize_path(name or "")
+    meta = build_array_metadata(shape=shape, dtype=dtype, zarr_format=zarr_format, **kwargs)
+    await create_nodes(st, {path: meta}, overwrite=overwrite)
+    return make_array(st, path, meta)
+
+
+async def open_array(
+    store: StoreLike,
+    *,
+    path: str = "",
+    mode: AccessMode = "a",
+    zarr_format: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> AsyncArray:
+    """Open the array at ``path`` (one round of GETs). With mode ``w``/``w-``, or ``a`` when
+    nothing is there and ``shape`` is given, create it with ``kwargs``.
+
+    Raises
+    ------
+    ArrayNotFoundError
+        No array is there (and none is to be created).
+    """
+    if mode in ("w", "w-"):
+        return await create_array(
+            store,
+            name=path,
+            overwrite=mode == "w",
+            zarr_format=zarr_format or 3,
+            storage_options=storage_options,
+            **kwargs,
+        )
+    from cloudzarr.arrays.async_array import AsyncArray
+
+    st = resolve_store(store, mode=mode, storage_options=storage_options)
+    try:
+        return await AsyncArray.open(
+            st, normalize_path(path), zarr_format, on_metadata_written=refresh_for_array
+        )
+    except ArrayNotFoundError:
+        if mode != "a" or st.read_only or "shape" not in kwargs:
+            raise
+    return await create_array(st, name=path, zarr_format=zarr_format or 3, **kwargs)
+
+
+async def open(
+    store: StoreLike,
+    *,
+    path: str = "",
+    mode: AccessMode = "a",
+    zarr_format: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> AsyncArray | AsyncGroup:
+    """Open the node at ``path``, whichever kind it is (one round of GETs).
+
+    With mode ``w``/``w-`` (or ``a`` over nothing) an array is created when ``shape`` is
+    given, else a group.
+    """
+    if (mode in ("w", "w-") or (mode == "a" and "shape" in kwargs)) and "shape" in kwargs:
+        return await open_array(
+            store,
+            path=path,
+            mode=mode,
+            zarr_format=zarr_format,
+            storage_options=storage_options,
+            **kwargs,
+        )
+    if mode in ("w", "w-"):
+        return await open_group(
+            store, path=path, mode=mode, zarr_format=zarr_format, storage_options=storage_options
+        )
+    st = resolve_store(store, mode=mode, storage_options=storage_options)
+    norm = normalize_path(path)
+    try:
+        meta = await read_node(st, norm, zarr_format)
+    except NodeNotFoundError:
+        if mode != "a" or st.read_only:
+            raise NodeNotFoundError(f"no array or group at {shown(norm)!r}") from None
+        return await open_group(st, path=norm, mode="a", zarr_format=zarr_format, **kwargs)
+    if meta.node_type == "group":
+        if meta.zarr_format == 3:  # zarr.json already carries any consolidated metadata
+            return AsyncGroup(st, norm, meta)  # type: ignore[arg-type]
+        return await AsyncGroup.open(st, norm, zarr_format=2)  # picks up .zmetadata
+    return make_array(st, norm, meta)
