@@ -148,7 +148,7 @@ class AsyncArray:
             key = _join(path, _V3_DOC)
             node = parse_v3(load_document(v3, key), path)
         else:
-            zarray, zgroup, zattrs = (values.get(_join(path, d)) for d in _V2_DOCS)
+            zarray, zattrs, zgroup = (values.get(_join(path, d)) for d in _V2_DOCS)
             if zarray is None and zgroup is None:
                 raise ArrayNotFoundError(f"no array found at path {shown!r}")
             node = parse_v2(
@@ -413,12 +413,10 @@ class AsyncArray:
             arr = np.asarray(value)
             if arr.dtype.kind in "UTOSV":
                 raise ArrayShapeError(f"{where}: cannot assign values of dtype {arr.dtype}")
-            if not np.can_cast(arr.dtype, dtype, casting="same_kind") and not (
-                arr.ndim == 0 and np.can_cast(arr.dtype.type(arr[()]), dtype, "same_kind")
-            ):
+            if not _castable(arr, dtype):
                 raise ArrayShapeError(
                     f"{where}: cannot cast values of dtype {arr.dtype} to {dtype} "
-                    "(numpy same_kind casting)"
+                    "(numpy same_kind casting; integers must fit the array's range)"
                 )
         try:
             return np.broadcast_to(arr, shape)
@@ -539,6 +537,19 @@ class AsyncArray:
             "nchunks_initialized": await self.nchunks_initialized(),
             "store": repr(self._store),
         }
+
+
+def _castable(arr: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> bool:
+    """numpy's ``same_kind`` rule, widened to integers of either signedness whose values fit
+    (``uint16_array[...] = np.arange(5)`` is the common case it allows)."""
+    if np.can_cast(arr.dtype, dtype, casting="same_kind"):
+        return True
+    if arr.dtype.kind in "iu" and dtype.kind in "iu":
+        if arr.size == 0:
+            return True
+        info = np.iinfo(dtype)
+        return bool(info.min <= arr.min() and arr.max() <= info.max)
+    return False
 
 
 def _has_ellipsis(selection: Any) -> bool:

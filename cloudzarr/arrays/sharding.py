@@ -25,8 +25,8 @@ import numpy as np
 from cloudzarr.arrays.cpu import run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.indexing import BasicIndexer
-from cloudzarr.codecs.pipeline import CodecPipeline
 from cloudzarr.codecs.base import ArrayBytesCodec, Buffer
+from cloudzarr.codecs.pipeline import CodecPipeline
 from cloudzarr.errors import ChunkDecodeError, InvalidMetadataError
 from cloudzarr.metadata.codec_specs import CodecSpec
 from cloudzarr.storage.base import Store
