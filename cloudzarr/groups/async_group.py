@@ -20,7 +20,6 @@ from cloudzarr.errors import (
     ContainsArrayError,
     ContainsGroupError,
     GroupNotFoundError,
-    NodeExistsError,
     NodeNotFoundError,
     NodeTypeError,
     ReadOnlyError,
@@ -183,7 +182,7 @@ class AsyncGroup:
     @property
     def attrs(self) -> dict[str, Any]:
         """A copy of the attributes (use :meth:`update_attributes` to change them)."""
-        return thaw(self.metadata.attributes)  # type: ignore[no-any-return]
+        return thaw(self.metadata.attributes)
 
     @property
     def read_only(self) -> bool:
@@ -225,7 +224,7 @@ class AsyncGroup:
 
     def _node(self, path: str, meta: NodeMetadata) -> AsyncArray | AsyncGroup:
         if meta.node_type == "group":
-            return AsyncGroup(self._store, path, meta)  # type: ignore[arg-type]
+            return AsyncGroup(self._store, path, meta)
         return make_array(self._store, path, meta)
 
     async def members(
@@ -553,7 +552,7 @@ class AsyncGroup:
             stored = parse_v3(own_doc, path)
             if not isinstance(stored, GroupMetadataV3):
                 raise ContainsArrayError(f"an array now exists at {self.name!r}")
-            new_meta = stored.with_attributes(attrs)
+            new_meta: GroupMetadata = stored.with_attributes(attrs)
             writes[own_key] = new_meta.to_documents()["zarr.json"]
             own_attrs: dict[str, Any] = {}
         else:
@@ -615,10 +614,8 @@ class AsyncGroup:
         if meta is None:
             raise NodeNotFoundError(f"no member {src_rel!r} in group {self.name!r}")
         if existing is not None:
-            raise NodeExistsError(
-                f"cannot move to {shown(dst)!r}: a{'n array' if existing.node_type == 'array' else ' group'} "
-                "exists there"
-            )
+            kind = ContainsArrayError if existing.node_type == "array" else ContainsGroupError
+            raise kind(f"cannot move to {shown(dst)!r}: a node exists there")
         added = await move_node(self._store, src, dst, meta, existing=self._known_existing())
         self._remember(added, [src])
 

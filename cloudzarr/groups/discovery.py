@@ -27,8 +27,8 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from cloudzarr.groups.io import get_docs, node_from_v2_docs
-from cloudzarr.groups.paths import RESERVED_NAMES, V2_DOCS, V3_DOCS, join_path
+from cloudzarr.groups.io import get_doc, get_docs, node_from_v2_docs
+from cloudzarr.groups.paths import RESERVED_NAMES, V2_DOCS, V3_DOCS, doc_key, join_path
 from cloudzarr.metadata.node import parse_v3
 from cloudzarr.storage.base import Store
 
@@ -60,20 +60,16 @@ class _Walk:
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.pending += 1
-        task = asyncio.get_running_loop().create_task(self._run(coro))
+        task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
 
-    async def _run(self, coro: Coroutine[Any, Any, None]) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self.queue.put_nowait(("error", exc))
-        finally:
-            self.pending -= 1
-            self.queue.put_nowait(("done", None))
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.pending -= 1
+        if not task.cancelled() and task.exception() is not None:
+            self.queue.put_nowait(("error", task.exception()))
+        self.queue.put_nowait(("done", None))
 
     def _descend(self, depth: int) -> bool:
         return self.max_depth is None or depth < self.max_depth
@@ -89,7 +85,7 @@ class _Walk:
         full = join_path(self.root, rel)
         node: NodeMetadata | None
         if self.zarr_format == 3:
-            (doc,) = await get_docs(self.store, full, V3_DOCS)
+            doc = await get_doc(self.store, doc_key(full, V3_DOCS[0]))
             node = None if doc is None else parse_v3(doc, full)
         else:
             zarray, zgroup, zattrs = await get_docs(self.store, full, V2_DOCS)

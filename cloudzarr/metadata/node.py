@@ -7,6 +7,8 @@ message names the node's path.
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +18,7 @@ from cloudzarr.errors import (
     NodeNotFoundError,
     UnsupportedFormatError,
 )
+from cloudzarr.metadata.frozen import deep_freeze
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 
 if TYPE_CHECKING:
@@ -31,6 +34,37 @@ __all__ = ["parse_v2", "parse_v3", "shown_path"]
 def shown_path(path: str) -> str:
     """``path`` as shown in messages (``"/"`` for the root)."""
     return path or "/"
+
+
+#: Parsed array metadata by document content without attributes. Hierarchies repeat one
+#: array layout many times (1,000 identical arrays in the benchmark), and validating an array
+#: document costs ~0.3 ms, twenty times its json.loads; a hit costs one repr.
+_ARRAY_CACHE: OrderedDict[tuple[int, str], Any] = OrderedDict()
+_ARRAY_CACHE_SIZE = 512
+
+
+def _array_cached(zarr_format: int, doc: Mapping[str, Any], attributes: Any, parse: Any) -> Any:
+    """``parse()``, memoised on ``doc`` minus ``attributes``, with ``attributes`` set."""
+    # repr of JSON values is exact and fast; another key order merely misses the cache.
+    body = repr([(k, v) for k, v in doc.items() if k != "attributes"])
+    cache_key = (zarr_format, body)
+    cached = _ARRAY_CACHE.get(cache_key)
+    if cached is None:
+        result = parse()
+        _ARRAY_CACHE[cache_key] = result
+        if len(_ARRAY_CACHE) > _ARRAY_CACHE_SIZE:
+            _ARRAY_CACHE.popitem(last=False)
+        return result
+    _ARRAY_CACHE.move_to_end(cache_key)
+    if attributes is None:
+        attributes = {}
+    if not isinstance(attributes, Mapping):
+        return parse()  # let the real parser raise its error
+    # The cached instance was validated; only the attributes differ. A shallow copy with the
+    # attributes swapped skips re-validating an identical layout (frozen: set via object).
+    result = copy.copy(cached)
+    object.__setattr__(result, "attributes", deep_freeze(dict(attributes)))
+    return result
 
 
 def _key(path: str, name: str) -> str:
@@ -75,7 +109,12 @@ def parse_v3(doc: Mapping[str, Any], path: str) -> NodeMetadata:
         if node_type == "array":
             from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 
-            return ArrayMetadataV3.from_dict(doc, key=_key(path, "zarr.json"))
+            return _array_cached(  # type: ignore[no-any-return]
+                3,
+                doc,
+                doc.get("attributes"),
+                lambda: ArrayMetadataV3.from_dict(doc, key=_key(path, "zarr.json")),
+            )
     except MetadataError as exc:
         raise _with_path(exc, path) from None
     raise UnsupportedFormatError(
@@ -112,8 +151,13 @@ def parse_v2(
         if zarray is not None:
             from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 
-            return ArrayMetadataV2.from_dict(
-                zarray, attributes=zattrs or {}, key=_key(path, ".zarray")
+            return _array_cached(  # type: ignore[no-any-return]
+                2,
+                zarray,
+                zattrs or {},
+                lambda: ArrayMetadataV2.from_dict(
+                    zarray, attributes=zattrs or {}, key=_key(path, ".zarray")
+                ),
             )
     except MetadataError as exc:
         raise _with_path(exc, path) from None
