@@ -26,12 +26,13 @@ awaited, then the prefix is removed), so the bench leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -211,12 +212,10 @@ class BenchRunner:
         payload = self._payload(size)
         inner = self.store.inner
         if needs:
-            await asyncio.gather(
-                *(inner.set(self._key(size, "read", i), payload) for i in range(READ_POOL))
-            )
+            await _write_all(inner, {self._key(size, "read", i): payload for i in range(READ_POOL)})
         if "list" in self.config.ops:
             n = min(self.config.requests, LIST_OBJECTS_MAX)
-            await asyncio.gather(*(inner.set(self._key(size, "list", i), b"") for i in range(n)))
+            await _write_all(inner, {self._key(size, "list", i): b"" for i in range(n)})
 
     def _request(self, op: str, size: int, conc: int) -> Callable[[int], Any]:
         store = self.store
@@ -255,12 +254,8 @@ class BenchRunner:
             # The objects to delete are written first, unmeasured.
             n = self.config.max_requests if self.config.duration is None else 1000
             payload = self._payload(size)
-            await asyncio.gather(
-                *(
-                    self.store.inner.set(self._key(size, f"del-c{conc}", i), payload)
-                    for i in range(n)
-                )
-            )
+            keys = [self._key(size, f"del-c{conc}", i) for i in range(n)]
+            await _write_all(self.store.inner, dict.fromkeys(keys, payload))
         request = self._request(op, size, conc)
         limit = self.config.max_requests if op != "delete" or self.config.duration is None else 1000
         deadline = (
@@ -276,7 +271,7 @@ class BenchRunner:
                 if deadline is not None and time.perf_counter() > deadline:
                     return
                 try:
-                    await request(i)
+                    await _finish_even_if_cancelled(request(i))
                 except Exception:
                     errors += 1
                 done += 1
@@ -307,6 +302,29 @@ class BenchRunner:
             errors=errors,
             wall_s=wall,
         )
+
+
+async def _write_all(store: Store, items: dict[str, bytes]) -> None:
+    """Write ``items`` concurrently; on cancellation every write in flight finishes first."""
+    async with asyncio.TaskGroup() as group:
+        for key, value in items.items():
+            group.create_task(_finish_even_if_cancelled(store.set(key, value)))
+
+
+async def _finish_even_if_cancelled(request: Awaitable[Any]) -> None:
+    """Await ``request``; if cancelled meanwhile, let it finish first, then re-raise.
+
+    A cancelled request may still land (a thread writing a file, a PUT the server already
+    read), and it would land after the clean-up had deleted the prefix. Waiting for it closes
+    that race.
+    """
+    task = asyncio.ensure_future(request)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
 
 
 def total_requests(config: BenchConfig) -> int | None:

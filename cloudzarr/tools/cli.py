@@ -248,3 +248,7 @@ def _console() -> Console:
 def main() -> None:
     """Entry point of the ``cloudzarr`` console script."""
     cli()
+
+
+if __name__ == "__main__":
+    main()
