@@ -7,20 +7,34 @@ from cloudzarr.storage.byte_range import (
     RangeByteRequest,
     SuffixByteRequest,
 )
+from cloudzarr.storage.faults import FaultStore
+from cloudzarr.storage.histogram import LatencyHistogram
+from cloudzarr.storage.instrumented import InstrumentedStore, OperationStats, StoreStats
+from cloudzarr.storage.latency import LatencyStore
 from cloudzarr.storage.limiter import Limiter
 from cloudzarr.storage.local import LocalStore
 from cloudzarr.storage.memory import MemoryStore
+from cloudzarr.storage.retry import RetryStore
 from cloudzarr.storage.url import open_store
+from cloudzarr.storage.wrapper import StoreWrapper
 
 __all__ = [
     "ByteRequest",
+    "FaultStore",
+    "InstrumentedStore",
+    "LatencyHistogram",
+    "LatencyStore",
     "Limiter",
     "LocalStore",
     "MemoryStore",
     "OffsetByteRequest",
+    "OperationStats",
     "RangeByteRequest",
     "RequestCounter",
+    "RetryStore",
     "Store",
+    "StoreStats",
+    "StoreWrapper",
     "SuffixByteRequest",
     "open_store",
 ]
