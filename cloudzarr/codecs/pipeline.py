@@ -44,6 +44,8 @@ from cloudzarr.codecs.v3 import (
     array_bytes_codec,
     as_uint8,
     bytes_bytes_codec,
+    check_blosc_frame,
+    check_vlen_header,
 )
 from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
 from cloudzarr.metadata.codec_specs import CodecSpec, parse_v3_codecs
@@ -319,11 +321,15 @@ class V2CodecPipeline(CodecPipeline):
         out: Any = data
         if self.compressor is not None:
             try:
+                if self.compressor.codec_id == "blosc":
+                    check_blosc_frame(out)
                 out = self.compressor.decode(out)
             except Exception as exc:
                 raise _decode_error(self.compressor.codec_id, exc) from exc
         for f in reversed(self.filters):
             try:
+                if f.codec_id == "vlen-utf8":
+                    check_vlen_header(out, int(np.prod(shape, dtype=np.int64)))
                 out = f.decode(out)
             except Exception as exc:
                 raise _decode_error(f.codec_id, exc) from exc

@@ -36,6 +36,8 @@ __all__ = [
     "array_array_codec",
     "array_bytes_codec",
     "bytes_bytes_codec",
+    "check_blosc_frame",
+    "check_vlen_header",
     "register_array_bytes_codec",
 ]
 
@@ -161,14 +163,26 @@ class VLenUTF8Codec(ArrayBytesCodec):
         return _VLEN_UTF8.encode(objects)
 
     def decode(self, data: Buffer, dtype: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
-        decoded = _VLEN_UTF8.decode(data)
         expected = int(np.prod(shape, dtype=np.int64))
-        if decoded.size != expected:
-            raise ChunkDecodeError(
-                f"codec vlen-utf8: expected {expected} strings for shape {list(shape)}, "
-                f"got {decoded.size}"
-            )
+        check_vlen_header(data, expected)
+        decoded = _VLEN_UTF8.decode(data)
         return decoded.reshape(shape).astype(STRING_DTYPE)
+
+
+def check_vlen_header(data: Buffer, expected: int) -> None:
+    """Refuse a vlen-utf8 buffer whose item count is not ``expected`` or cannot fit.
+
+    numcodecs allocates the object array from the header's count before reading anything, so
+    a corrupt count would allocate gigabytes first.
+    """
+    raw = as_uint8(data)
+    if raw.size < 4:
+        raise ChunkDecodeError(f"codec vlen-utf8: {raw.size} bytes is shorter than its header")
+    count = int.from_bytes(raw[:4].tobytes(), "little")
+    if count != expected or 4 + 4 * count > raw.size:
+        raise ChunkDecodeError(
+            f"codec vlen-utf8: header says {count} strings in {raw.size} bytes, expected {expected}"
+        )
 
 
 # --- bytes -> bytes ----------------------------------------------------------------------------
@@ -214,6 +228,26 @@ class BloscCodec(NumcodecsBytesCodec):
             typesize=typesize,
         )
         super().__init__("blosc", codec)
+
+    def decode(self, data: Buffer) -> Buffer:
+        check_blosc_frame(data)
+        return self.codec.decode(data)
+
+
+def check_blosc_frame(data: Buffer) -> None:
+    """Refuse a blosc frame whose length differs from its header's compressed size.
+
+    numcodecs' blosc decoder trusts the header, so a truncated frame would be read past its end
+    (and may "succeed" with garbage) instead of failing.
+    """
+    raw = as_uint8(data)
+    if raw.size < 16:
+        raise ChunkDecodeError(f"codec blosc: {raw.size} bytes is shorter than a blosc header")
+    cbytes = int.from_bytes(raw[12:16].tobytes(), "little")
+    if cbytes != raw.size:
+        raise ChunkDecodeError(
+            f"codec blosc: frame is {raw.size} bytes but its header says {cbytes} (truncated?)"
+        )
 
 
 class Crc32cCodec(BytesBytesCodec):

@@ -62,7 +62,8 @@ CodecKind = Literal["array_array", "array_bytes", "bytes_bytes"]
 BLOSC_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
 BLOSC_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 
-# zarr-python writes an empty configuration for these; matching keeps documents byte-identical.
+# zarr-python writes an empty configuration for these (and every numcodecs.* codec, whose
+# configuration it requires); matching keeps documents identical.
 _ALWAYS_CONFIGURED = {"vlen-utf8"}
 
 _KINDS: dict[str, CodecKind] = {
@@ -107,7 +108,11 @@ class CodecSpec:
         """The codec's JSON object (``configuration`` omitted when empty, as zarr-python does
         for ``crc32c`` and 1-byte ``bytes``)."""
         out: dict[str, Any] = {"name": self.name}
-        if self.configuration or self.name in _ALWAYS_CONFIGURED:
+        if (
+            self.configuration
+            or self.name in _ALWAYS_CONFIGURED
+            or self.name.startswith("numcodecs.")
+        ):
             out["configuration"] = {k: _thaw_config(v) for k, v in self.configuration.items()}
         return out
 
