@@ -61,7 +61,7 @@ def array_shape(nbytes: int) -> tuple[int, int, int]:
     """A 3-d float32 shape of about ``nbytes``: ``(256, 512, 512)`` for 256 MiB."""
     elements = max(nbytes // 4, 1)
     side = 1
-    while side * side * side * 8 <= elements:
+    while (2 * side) ** 3 <= 2 * elements:  # the largest power of two with side^3 <= 2x
         side *= 2
     return (max(elements // (side * side), 1), side, side)
 

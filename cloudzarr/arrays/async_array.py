@@ -298,7 +298,7 @@ class AsyncArray:
     @property
     def attrs(self) -> dict[str, Any]:
         """A plain dict copy of the attributes (use :meth:`update_attributes` to change them)."""
-        return thaw(self._metadata.attributes)  # type: ignore[no-any-return]
+        return thaw(self._metadata.attributes)
 
     @property
     def dimension_names(self) -> tuple[str | None, ...] | None:

@@ -51,7 +51,7 @@ class Attributes(dict[str, Any]):
         del new[key]
         self._commit(new)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """Set many attributes in one metadata write."""
         new = dict(self)
         new.update(*args, **kwargs)
@@ -97,4 +97,4 @@ class Attributes(dict[str, Any]):
 
     def asdict(self) -> dict[str, Any]:
         """A plain dict copy."""
-        return thaw(dict(self))  # type: ignore[no-any-return]
+        return thaw(dict(self))

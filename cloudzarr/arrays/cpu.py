@@ -13,11 +13,8 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 __all__ = ["INLINE_BYTES", "run_cpu"]
-
-T = TypeVar("T")
 
 #: Chunks smaller than this (decoded bytes) are encoded/decoded inline. Measured on 2 cores:
 #: a pool round trip costs about 50 us, zstd decodes 64 KiB in about 60 us.
@@ -52,7 +49,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-async def run_cpu(nbytes: int, func: Callable[..., T], *args: object) -> T:
+async def run_cpu[T](nbytes: int, func: Callable[..., T], *args: object) -> T:
     """Run ``func(*args)`` in the codec pool if it handles ``nbytes`` or more, else inline."""
     if nbytes < INLINE_BYTES:
         return func(*args)

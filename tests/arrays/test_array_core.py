@@ -144,7 +144,7 @@ async def test_out_of_bounds_index_raises() -> None:
 
 
 def test_unknown_dtype_raises() -> None:
-    with pytest.raises(UnsupportedDataTypeError, match="datetime64|M8"):
+    with pytest.raises(UnsupportedDataTypeError, match=r"datetime64|M8"):
         build_array_metadata(shape=(3,), dtype="datetime64[ns]")
 
 
