@@ -1,5 +1,6 @@
 """Async key-value stores: memory, local disk, fsspec, S3, GCS, Azure, and measuring wrappers."""
 
+from cloudzarr.storage.azure import AzureStore
 from cloudzarr.storage.base import RequestCounter, Store
 from cloudzarr.storage.byte_range import (
     ByteRequest,
@@ -8,6 +9,8 @@ from cloudzarr.storage.byte_range import (
     SuffixByteRequest,
 )
 from cloudzarr.storage.faults import FaultStore
+from cloudzarr.storage.fsspec import FsspecStore
+from cloudzarr.storage.gcs import GCSStore
 from cloudzarr.storage.histogram import LatencyHistogram
 from cloudzarr.storage.instrumented import InstrumentedStore, OperationStats, StoreStats
 from cloudzarr.storage.latency import LatencyStore
@@ -15,12 +18,16 @@ from cloudzarr.storage.limiter import Limiter
 from cloudzarr.storage.local import LocalStore
 from cloudzarr.storage.memory import MemoryStore
 from cloudzarr.storage.retry import RetryStore
+from cloudzarr.storage.s3 import S3Store
 from cloudzarr.storage.url import open_store
 from cloudzarr.storage.wrapper import StoreWrapper
 
 __all__ = [
+    "AzureStore",
     "ByteRequest",
     "FaultStore",
+    "FsspecStore",
+    "GCSStore",
     "InstrumentedStore",
     "LatencyHistogram",
     "LatencyStore",
@@ -32,6 +39,7 @@ __all__ = [
     "RangeByteRequest",
     "RequestCounter",
     "RetryStore",
+    "S3Store",
     "Store",
     "StoreStats",
     "StoreWrapper",
