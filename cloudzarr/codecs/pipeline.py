@@ -7,6 +7,7 @@ Interface (stable; the arrays layer builds on it)::
     pipeline = CodecPipeline.from_v2(compressor, filters, dtype, order, chunk_shape)
     data: bytes = pipeline.encode(chunk)                    # chunk: array of chunk_shape
     chunk = pipeline.decode(data)                           # or decode(data, chunk_shape)
+    pipeline.decode_into(data, out)                         # into a preallocated chunk buffer
     pipeline.encoded_size()                                 # fixed size or None
 
     chain = BytesCodecChain.from_v3(codec_specs)            # bytes->bytes codecs only
@@ -16,6 +17,11 @@ Interface (stable; the arrays layer builds on it)::
   shape. It may be a read-only view of the input or of a decompressed buffer: copy before
   modifying it. Any failure raises :class:`~cloudzarr.errors.ChunkDecodeError` whose message
   starts with the codec's name; the arrays layer prefixes the array path and chunk key.
+- ``decode_into(data, out)`` fills ``out`` (an array of the pipeline's dtype and the chunk
+  shape). When ``out`` is C-contiguous and the pipeline is "native-endian ``bytes`` + one of
+  zstd / blosc / lz4 (+ checksums)", the decompressor writes straight into ``out`` (no
+  intermediate chunk buffer, no copy) after checking the frame's announced size against
+  ``out.nbytes``; otherwise it decodes and copies.
 - ``encode`` accepts any array castable to the pipeline's dtype (object arrays of ``str`` for
   string arrays) and returns ``bytes``. A C-contiguous chunk of the stored dtype is compressed
   without an intermediate copy.
@@ -39,7 +45,10 @@ import numpy as np
 from numcodecs.abc import Codec as Numcodec
 
 from cloudzarr.codecs.base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec
+from cloudzarr.codecs.direct import DIRECT_CODEC_IDS, decoded_nbytes
 from cloudzarr.codecs.v3 import (
+    BytesCodec,
+    NumcodecsBytesCodec,
     array_array_codec,
     array_bytes_codec,
     as_uint8,
@@ -171,6 +180,43 @@ class CodecPipeline:
         """Encoded length of a chunk when it does not depend on the values, else ``None``."""
         return None
 
+    def decode_into(self, data: Buffer, out: np.ndarray) -> None:
+        """Decode one chunk into ``out`` (shape = the chunk shape, dtype = ``self.dtype``).
+
+        Raises
+        ------
+        ChunkDecodeError
+            As :meth:`decode`; ``out`` may then hold partial data.
+        """
+        if self._direct(data, out):
+            return
+        out[...] = self.decode(data, out.shape)
+
+    def _direct(self, data: Buffer, out: np.ndarray) -> bool:
+        return False
+
+
+def _decode_direct(codec: Numcodec, name: str, data: Buffer, out: np.ndarray) -> bool:
+    """Decompress ``data`` into C-contiguous ``out`` if the frame's size matches exactly."""
+    if codec.codec_id not in DIRECT_CODEC_IDS or decoded_nbytes(codec.codec_id, data) != out.nbytes:
+        return False
+    try:
+        codec.decode(data, out=out.reshape(-1).view(np.uint8))
+    except Exception as exc:
+        raise _decode_error(name, exc) from exc
+    return True
+
+
+def _copy_into(raw: Buffer, out: np.ndarray, name: str) -> bool:
+    flat = as_uint8(raw)
+    if flat.size != out.nbytes:
+        raise ChunkDecodeError(
+            f"codec {name}: expected {out.nbytes} bytes for shape {list(out.shape)}, "
+            f"got {flat.size}"
+        )
+    out.reshape(-1).view(np.uint8)[...] = flat
+    return True
+
 
 class V3CodecPipeline(CodecPipeline):
     """Array->array codecs, one array->bytes codec, then bytes->bytes codecs."""
@@ -256,6 +302,35 @@ class V3CodecPipeline(CodecPipeline):
         shape = self._shape(chunk_shape)
         size = self.array_bytes.encoded_size(*self._layers(shape)[-1])
         return None if size is None else self.bytes_chain.encoded_size(size)
+
+    def _direct(self, data: Buffer, out: np.ndarray) -> bool:
+        if (
+            self.array_array
+            or not isinstance(self.array_bytes, BytesCodec)
+            or self.array_bytes.stored_dtype(self.dtype) != self.dtype
+            or out.dtype != self.dtype
+            or not out.flags.c_contiguous
+        ):
+            return False
+        chain = self.bytes_chain.codecs
+        # Checksums and other outer codecs decode normally; only the innermost one goes direct.
+        outer = BytesCodecChain(chain[1:]) if chain else None
+        raw = outer.decode(data) if outer is not None else data
+        if not chain:
+            return _copy_into(raw, out, "bytes")
+        first = chain[0]
+        if isinstance(first, NumcodecsBytesCodec) and _decode_direct(
+            first.codec, first.name, raw, out
+        ):
+            return True
+        out[...] = self._decode_inner(raw, out.shape)
+        return True
+
+    def _decode_inner(self, raw: Buffer, shape: tuple[int, ...]) -> np.ndarray:
+        # Finish a decode whose outer bytes->bytes codecs were already applied.
+        return V3CodecPipeline(
+            (), self.array_bytes, self.bytes_chain.codecs[:1], self.dtype, shape
+        ).decode(raw)
 
 
 def _as_numcodec(value: Mapping[str, Any] | Numcodec, where: str) -> Numcodec:
@@ -356,6 +431,20 @@ class V2CodecPipeline(CodecPipeline):
                 f"filters: expected {expected} items for chunk shape {list(shape)}, got {flat.size}"
             )
         return flat.reshape(shape, order=self.order)
+
+    def _direct(self, data: Buffer, out: np.ndarray) -> bool:
+        if (
+            self.filters
+            or self._strings
+            or out.dtype != self.dtype
+            or not (out.flags.c_contiguous if self.order == "C" else out.flags.f_contiguous)
+        ):
+            return False
+        # An F-ordered chunk's bytes are the C bytes of its transpose.
+        target = out if self.order == "C" or out.ndim < 2 else out.T
+        if self.compressor is None:
+            return _copy_into(data, target, "none")
+        return _decode_direct(self.compressor, self.compressor.codec_id, data, target)
 
     def encoded_size(self, chunk_shape: Sequence[int] | None = None) -> int | None:
         if self.compressor is not None or self.filters or self._strings:

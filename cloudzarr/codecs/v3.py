@@ -122,20 +122,23 @@ class BytesCodec(ArrayBytesCodec):
     def __init__(self, endian: str | None) -> None:
         self.endian = endian or _NATIVE_ENDIAN
 
-    def _stored(self, dtype: np.dtype[Any]) -> np.dtype[Any]:
+    def stored_dtype(self, dtype: np.dtype[Any]) -> np.dtype[Any]:
+        """The dtype of the stored bytes (``dtype`` in the codec's byte order)."""
         if dtype.itemsize == 1:
             return dtype
         return dtype.newbyteorder("<" if self.endian == "little" else ">")
 
+    _stored = stored_dtype  # kept for callers that used the early private name
+
     def encode(self, chunk: np.ndarray) -> Buffer:
-        stored = self._stored(chunk.dtype)
+        stored = self.stored_dtype(chunk.dtype)
         if chunk.dtype != stored:
             chunk = chunk.astype(stored, order="C")
         # A C-contiguous chunk is passed through without a copy.
         return np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
 
     def decode(self, data: Buffer, dtype: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
-        stored = self._stored(dtype)
+        stored = self.stored_dtype(dtype)
         raw = as_uint8(data)
         expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if raw.size != expected:

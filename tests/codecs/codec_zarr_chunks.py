@@ -12,7 +12,7 @@ import numpy as np
 import zarr
 from zarr.storage import MemoryStore
 
-from cloudzarr.metadata import ArrayMetadataV2, ArrayMetadataV3
+from cloudzarr.metadata import STRING_DTYPE, ArrayMetadataV2, ArrayMetadataV3
 
 _DOCS = ("zarr.json", ".zarray", ".zattrs")
 
@@ -53,3 +53,40 @@ def zarr_read(meta: ArrayMetadataV2 | ArrayMetadataV3, chunks: dict[str, bytes])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return np.asarray(zarr.open_array(store, path="a", mode="r")[...])
+
+
+NUMERIC = [
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
+
+
+def sample(dtype: Any, shape: tuple[int, ...] = (6, 5)) -> np.ndarray:
+    n = int(np.prod(shape))
+    if dtype is str:
+        words = ["", "a", "héllo", "日本語", "x" * 40, "🙂"]
+        return np.array(
+            [words[i % len(words)] + str(i) for i in range(n)], dtype=STRING_DTYPE
+        ).reshape(shape)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return (np.arange(n) % 3 == 0).reshape(shape)
+    values = np.arange(n) * 7 - n
+    if dtype.kind == "u":
+        values = np.abs(values)
+    out = values.astype(dtype).reshape(shape)
+    if dtype.kind == "c":
+        out = out + 1j * out[::-1]
+    return out.astype(dtype)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import zarr.codecs as zc
 import zarr.codecs.numcodecs as znc
-from codec_zarr_chunks import zarr_read, zarr_write
+from codec_zarr_chunks import NUMERIC, sample, zarr_read, zarr_write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -14,43 +14,6 @@ from hypothesis.extra import numpy as hnp
 from cloudzarr.codecs import BytesCodecChain, CodecPipeline
 from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
 from cloudzarr.metadata import STRING_DTYPE, ArrayMetadataV3, CodecSpec
-
-NUMERIC = [
-    "bool",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
-    "float16",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
-]
-
-
-def sample(dtype: Any, shape: tuple[int, ...] = (6, 5)) -> np.ndarray:
-    n = int(np.prod(shape))
-    if dtype is str:
-        words = ["", "a", "héllo", "日本語", "x" * 40, "🙂"]
-        return np.array(
-            [words[i % len(words)] + str(i) for i in range(n)], dtype=STRING_DTYPE
-        ).reshape(shape)
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return (np.arange(n) % 3 == 0).reshape(shape)
-    values = np.arange(n) * 7 - n
-    if dtype.kind == "u":
-        values = np.abs(values)
-    out = values.astype(dtype).reshape(shape)
-    if dtype.kind == "c":
-        out = out + 1j * out[::-1]
-    return out.astype(dtype)
-
 
 # (kwargs for zarr.create_array, dtypes to try)
 V3_CODEC_CASES: list[tuple[str, dict[str, Any], list[Any]]] = [
@@ -344,3 +307,52 @@ def test_round_trip_any_array(
     out = pipeline.decode(pipeline.encode(data))
     assert out.dtype == data.dtype and out.shape == data.shape
     assert out.tobytes() == data.tobytes()  # bitwise, NaNs included
+
+
+DIRECT_CASES = [
+    [{"name": "bytes", "configuration": {"endian": "little"}}],
+    [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "zstd"}],
+    [
+        {"name": "bytes", "configuration": {"endian": "little"}},
+        {"name": "zstd", "configuration": {"level": 3, "checksum": True}},
+        {"name": "crc32c"},
+    ],
+    [
+        {"name": "bytes", "configuration": {"endian": "little"}},
+        {"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}},
+    ],
+    [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "numcodecs.lz4"}],
+    [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "gzip"}],
+    [{"name": "bytes", "configuration": {"endian": "big"}}, {"name": "zstd"}],
+    [
+        {"name": "transpose", "configuration": {"order": [1, 0]}},
+        {"name": "bytes", "configuration": {"endian": "little"}},
+        {"name": "zstd"},
+    ],
+]
+
+
+@pytest.mark.parametrize("codecs", DIRECT_CASES)
+def test_decode_into_matches_decode(codecs: list[Any]) -> None:
+    pipeline = CodecPipeline.from_v3(codecs, np.dtype("f4"), (64, 48))
+    data = np.random.default_rng(0).random((64, 48), dtype="f4")
+    raw = pipeline.encode(data)
+    out = np.empty((64, 48), "f4")
+    pipeline.decode_into(raw, out)
+    np.testing.assert_array_equal(out, data)
+    # A view into a bigger array (not contiguous) takes the copying path.
+    big = np.zeros((64, 96), "f4")
+    pipeline.decode_into(raw, big[:, ::2])
+    np.testing.assert_array_equal(big[:, ::2], data)
+
+
+@pytest.mark.parametrize("codecs", DIRECT_CASES[1:6])
+def test_decode_into_refuses_a_chunk_of_another_size(codecs: list[Any]) -> None:
+    small = CodecPipeline.from_v3(codecs, np.dtype("f4"), (32, 48))
+    raw = small.encode(np.ones((32, 48), "f4"))
+    pipeline = CodecPipeline.from_v3(codecs, np.dtype("f4"), (64, 48))
+    out = np.full((64, 48), 7, "f4")
+    with pytest.raises(ChunkDecodeError):
+        pipeline.decode_into(raw, out)
+    with pytest.raises(ChunkDecodeError):
+        pipeline.decode_into(raw[: len(raw) // 2], out)
