@@ -480,8 +480,21 @@ class AsyncArray:
             if any(c >= g for c, g in zip(coords, new_grid, strict=True))
         ]
         await _gather(self._store.delete(k) for k in doomed)
+        await self._clear_beyond(new_shape, new_grid)
         await self._write_metadata(new_meta)
         return self
+
+    async def _clear_beyond(self, new_shape: tuple[int, ...], new_grid: tuple[int, ...]) -> None:
+        # Chunks straddling a shrunk boundary keep values past it; growing the array again
+        # would bring them back. Reset that part to the fill value, as numpy's resize would.
+        grid = self._metadata.chunks
+        old = AsyncArray(self._store, self._path, self._metadata)
+        kept = tuple(min(o, g * c) for o, g, c in zip(self.shape, new_grid, grid, strict=True))
+        for d, (o, n, c) in enumerate(zip(self.shape, new_shape, grid, strict=True)):
+            if n < o and n % c:
+                sel = [slice(0, k) for k in kept]
+                sel[d] = slice(n, kept[d])
+                await old.setitem(tuple(sel), self.fill_value)
 
     # --- chunk inventory -------------------------------------------------------------------
 

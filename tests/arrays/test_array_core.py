@@ -172,6 +172,18 @@ async def test_resize_deletes_chunks_outside_and_rewrites_metadata() -> None:
     assert out.shape == (6, 7) and out[:4, :5].all() and not out[4:, :].any()
 
 
+async def test_shrinking_then_growing_reads_fill_not_stale_values() -> None:
+    store = MemoryStore()
+    arr = await make(store, fill_value=-1)
+    await arr.setitem(..., np.arange(120, dtype=np.int32).reshape(10, 12))
+    await arr.resize((6, 7))  # cuts through chunk rows 1 and chunk columns 1
+    await arr.resize((10, 12))
+    out = await arr.getitem(...)
+    expected = np.full((10, 12), -1)
+    expected[:6, :7] = np.arange(120).reshape(10, 12)[:6, :7]
+    np.testing.assert_array_equal(out, expected)
+
+
 async def test_attributes_persist_and_hook_is_called() -> None:
     store = MemoryStore()
     calls: list[str] = []
