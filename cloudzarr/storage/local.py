@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from cloudzarr.errors import InvalidKeyError, KeyNotFoundError, StoreError
+from cloudzarr.errors import AccessDeniedError, InvalidKeyError, KeyNotFoundError, StoreError
 from cloudzarr.storage.base import Store
 from cloudzarr.storage.byte_range import ByteRequest, resolve_range
 
@@ -116,9 +116,17 @@ class LocalStore(Store):
             )
         return path
 
-    async def _run[T](self, func: Callable[..., T], *args: Any) -> T:
+    async def _run[T](self, what: str, func: Callable[..., T], *args: Any) -> T:
+        """Run ``func`` in a worker thread; OS errors become store errors naming ``what``."""
         # Path resolution happens inside ``func`` too: realpath touches the disk.
-        return await asyncio.to_thread(func, *args)
+        try:
+            return await asyncio.to_thread(func, *args)
+        except StoreError:
+            raise
+        except PermissionError as exc:
+            raise AccessDeniedError(f"permission denied on {what} in {self!r}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot access {what} in {self!r}: {exc}") from exc
 
     def _walk_keys(self, prefix: str) -> Generator[str]:
         # A generator advanced page by page in worker threads; resolving its folder is its
@@ -128,13 +136,13 @@ class LocalStore(Store):
     # --- reads -----------------------------------------------------------------------------
 
     async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
-        return await self._run(lambda: _read(self._path(key), byte_range))
+        return await self._run(f"key {key!r}", lambda: _read(self._path(key), byte_range))
 
     async def _exists(self, key: str) -> bool:
-        return await self._run(lambda: os.path.isfile(self._path(key)))
+        return await self._run(f"key {key!r}", lambda: os.path.isfile(self._path(key)))
 
     async def _getsize(self, key: str) -> int:
-        size = await self._run(lambda: _file_size(self._path(key)))
+        size = await self._run(f"key {key!r}", lambda: _file_size(self._path(key)))
         if size is None:
             raise KeyNotFoundError(f"no value at key {key!r} in {self!r}")
         return size
@@ -142,10 +150,10 @@ class LocalStore(Store):
     # --- writes ----------------------------------------------------------------------------
 
     async def _set(self, key: str, value: bytes) -> None:
-        await self._run(self._write, key, value, False)
+        await self._run(f"key {key!r}", self._write, key, value, False)
 
     async def _set_if_not_exists(self, key: str, value: bytes) -> bool:
-        return await self._run(self._write, key, value, True)
+        return await self._run(f"key {key!r}", self._write, key, value, True)
 
     def _write(self, key: str, value: bytes, exclusive: bool) -> bool:
         path = self._path(key)
@@ -157,9 +165,13 @@ class LocalStore(Store):
             except FileNotFoundError:
                 continue  # a concurrent delete pruned a folder we had just made
             except (NotADirectoryError, FileExistsError) as exc:
-                raise StoreError(
-                    f"cannot write key {key!r} in {self!r}: a parent of it is a value"
-                ) from exc
+                # Either a parent really is a value, or makedirs lost a race with a delete
+                # that removed a folder between its mkdir and its isdir check.
+                if self._value_above(parent):
+                    raise StoreError(
+                        f"cannot write key {key!r} in {self!r}: a parent of it is a value"
+                    ) from exc
+                continue
             try:
                 if exclusive:
                     return _link_exclusive(key, tmp, path, self)
@@ -171,8 +183,19 @@ class LocalStore(Store):
                 _unlink_quietly(tmp)
         raise StoreError(f"cannot write key {key!r} in {self!r}: its folder keeps vanishing")
 
+    def _value_above(self, folder: str) -> bool:
+        """Whether ``folder`` or one of its parents below the root is a file, not a folder."""
+        while folder != self._root and folder.startswith(self._root + os.sep):
+            try:
+                if not stat.S_ISDIR(os.stat(folder).st_mode):
+                    return True
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            folder = os.path.dirname(folder)
+        return False
+
     async def _delete(self, key: str) -> None:
-        await self._run(self._remove_file, key)
+        await self._run(f"key {key!r}", self._remove_file, key)
 
     def _remove_file(self, key: str) -> None:
         path = self._path(key)
@@ -187,7 +210,7 @@ class LocalStore(Store):
         self._prune(os.path.dirname(path))
 
     async def _delete_dir(self, prefix: str) -> None:
-        await self._run(self._remove_tree, prefix)
+        await self._run(f"prefix {prefix!r}", self._remove_tree, prefix)
 
     def _remove_tree(self, prefix: str) -> None:
         path = self._path(prefix)
@@ -219,7 +242,7 @@ class LocalStore(Store):
         walker = self._walk_keys(prefix)
         try:
             while True:
-                page = await self._run(_take, walker, PAGE_SIZE)
+                page = await self._run(f"prefix {prefix!r}", _take, walker, PAGE_SIZE)
                 if page:
                     yield page
                 if len(page) < PAGE_SIZE:
@@ -228,7 +251,7 @@ class LocalStore(Store):
             walker.close()
 
     async def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
-        names = await self._run(lambda: _one_level(self._path(prefix)))
+        names = await self._run(f"prefix {prefix!r}", lambda: _one_level(self._path(prefix)))
         for start in range(0, len(names), PAGE_SIZE):
             yield names[start : start + PAGE_SIZE]
 
@@ -316,7 +339,14 @@ def _remove_entry(path: str, is_dir: bool) -> None:
         if not isinstance(exc, FileNotFoundError):
             raise exc
 
-    shutil.rmtree(path, onexc=ignore_missing)
+    for attempt in range(_WRITE_ATTEMPTS):
+        try:
+            shutil.rmtree(path, onexc=ignore_missing)
+            return
+        except OSError as exc:
+            # A concurrent write put a file in a folder between rmtree's scan and its rmdir.
+            if exc.errno != errno.ENOTEMPTY or attempt == _WRITE_ATTEMPTS - 1:
+                raise
 
 
 def _scan(folder: str) -> list[os.DirEntry[str]]:

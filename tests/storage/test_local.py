@@ -321,3 +321,41 @@ def test_local_concurrency_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert LocalStore(tmp_path).limiter.size == 32
     monkeypatch.setenv("CLOUDZARR_LOCAL_CONCURRENCY", "9")
     assert LocalStore(tmp_path).limiter.size == 9
+
+
+async def test_os_errors_become_store_errors_naming_the_key(local_store: LocalStore) -> None:
+    key = "a/" + "n" * 300  # longer than any file name the file system allows
+    with pytest.raises(StoreError, match="nnnn") as info:
+        await local_store.set(key, b"1")
+    assert not isinstance(info.value, InvalidKeyError)
+    with pytest.raises(StoreError, match="nnnn"):
+        await local_store.get(key)
+    assert [k async for k in local_store.list()] == []
+
+
+async def test_writes_racing_delete_dir_never_fail(local_store: LocalStore) -> None:
+    # delete_dir removes folders that writers are about to use, and writers fill folders that
+    # delete_dir is removing. Neither side may fail; writes after the last delete_dir survive.
+    done = asyncio.Event()
+    deletes = 0
+
+    async def writer() -> None:
+        try:
+            for round_ in range(15):
+                await local_store.set_many({f"p/{i % 3}/{round_}-{i}": b"x" for i in range(12)})
+        finally:
+            done.set()
+
+    async def deleter() -> None:
+        nonlocal deletes
+        while not done.is_set():
+            await local_store.delete_dir("p")
+            deletes += 1
+
+    await asyncio.gather(writer(), deleter())
+    assert deletes > 0
+    await local_store.set("p/last", b"1")
+    assert await local_store.get("p/last") == b"1"
+    await local_store.delete_dir("p")
+    assert [k async for k in local_store.list()] == []
+    assert list(local_store.root.iterdir()) == []
