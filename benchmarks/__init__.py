@@ -1,1 +1,4 @@
-"""Benchmarks of cloudzarr against zarr-python and raw fsspec; run them all with ``python -m benchmarks``."""
+"""cloudzarr benchmarks against zarr-python and raw fsspec.
+
+Run them all with ``python -m benchmarks`` (``make bench``).
+"""

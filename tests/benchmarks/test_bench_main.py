@@ -1,0 +1,44 @@
+"""``python -m benchmarks --quick``: every benchmark runs once, tiny, and the page is complete."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.__main__ import BENCHMARKS, generic_markdown, machine, versions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_run_of_every_benchmark(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    # A missing or failing benchmark fails the run: none may rot unnoticed.
+    assert done.returncode == 0, done.stderr[-5000:]
+    text = out.read_text()
+    assert text == done.stdout.rstrip("\n") + "\n" or text.strip() == done.stdout.strip()
+    assert text.startswith("# cloudzarr benchmark results")
+    assert "cores" in text
+    assert "zarr 3.4.2" in text
+    for name in BENCHMARKS:
+        assert f"\n## {name}\n" in text, name
+    assert "**failed**" not in text
+    assert "missing" not in text
+
+
+def test_page_parts() -> None:
+    m = machine()
+    assert int(m["cores"]) >= 1
+    assert m["memory"].endswith("GiB")
+    assert "numpy" in versions()
+    table = generic_markdown([{"a": 1.23456, "b": "x"}, {"a": 2, "c": None}])
+    assert table.splitlines()[0] == "| a | b | c |"
+    assert table.splitlines()[2] == "| 1.235 | x |  |"
