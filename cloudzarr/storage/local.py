@@ -248,7 +248,11 @@ class LocalStore(Store):
                 if len(page) < PAGE_SIZE:
                     return
         finally:
-            walker.close()
+            # If this listing was cancelled while a worker thread still advances the walker,
+            # closing it raises ValueError; the thread finishes its page and the walker is
+            # collected then.
+            with contextlib.suppress(ValueError):
+                walker.close()
 
     async def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
         names = await self._run(f"prefix {prefix!r}", lambda: _one_level(self._path(prefix)))
