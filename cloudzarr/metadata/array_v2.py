@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedFormatError
-from cloudzarr.metadata.array_v3 import parse_shape
+from cloudzarr.metadata.array_v3 import _trusted, parse_shape
 from cloudzarr.metadata.dtypes import is_string_dtype, parse_v2_dtype, v2_dtype_string
 from cloudzarr.metadata.fill_value import (
     default_fill_value,
@@ -270,7 +270,8 @@ class ArrayMetadataV2:
             )
         if attributes is not None and not isinstance(attributes, Mapping):
             raise InvalidMetadataError(f"{key}: .zattrs must be a JSON object")
-        return cls(
+        return _trusted(
+            cls,
             shape=shape,
             dtype=dtype,
             chunks=chunks,
@@ -279,7 +280,9 @@ class ArrayMetadataV2:
             compressor=compressor,
             filters=filters,
             dimension_separator=separator,
-            attributes=attributes or {},
+            attributes=deep_freeze(dict(attributes or {})),
+            zarr_format=2,
+            node_type="array",
         )
 
     def __eq__(self, other: object) -> bool:

@@ -333,17 +333,22 @@ class ArrayMetadataV3:
             raise InvalidMetadataError(f"{key}: storage_transformers: must be a list")
         if transformers:
             raise UnsupportedError(f"{key}: storage_transformers: not supported: {transformers!r}")
-        return cls(
+        # Everything is validated above: build without re-running __post_init__'s checks,
+        # which would double the cost of parsing large consolidated hierarchies.
+        return _trusted(
+            cls,
             shape=shape,
             dtype=dtype,
             chunks=chunks,
             fill_value=fill_value,
             codecs=codecs,
             chunk_key_encoding=ChunkKeyEncoding.from_dict(doc["chunk_key_encoding"], key=key),
-            attributes=attributes,
+            attributes=deep_freeze(attributes),
             dimension_names=None if dim_names is None else tuple(dim_names),
             storage_transformers=(),
-            extra_fields=extra,
+            extra_fields=deep_freeze(extra),
+            zarr_format=3,
+            node_type="array",
         )
 
     def __eq__(self, other: object) -> bool:
@@ -364,6 +369,14 @@ class ArrayMetadataV3:
 
     def __hash__(self) -> int:
         return hash((self.shape, str(self.dtype), self.chunks, self.codecs))
+
+
+def _trusted[T](cls: type[T], **fields: Any) -> T:
+    """Build a frozen dataclass from already-validated fields, skipping ``__post_init__``."""
+    obj = object.__new__(cls)
+    for name, value in fields.items():
+        object.__setattr__(obj, name, value)
+    return obj
 
 
 def _parse_chunk_grid(value: Any, key: str, ndim: int) -> tuple[int, ...]:

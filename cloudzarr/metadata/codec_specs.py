@@ -313,6 +313,10 @@ def _parse_sharding(
     )
 
 
+_PARSE_CACHE: dict[tuple[str, np.dtype[Any], int], tuple[CodecSpec, ...]] = {}
+_PARSE_CACHE_SIZE = 1024
+
+
 def parse_v3_codecs(
     value: Any,
     *,
@@ -342,6 +346,13 @@ def parse_v3_codecs(
     """
     if not isinstance(value, list | tuple) or not value:
         raise InvalidMetadataError(f"{where}: must be a non-empty list of codecs, got {value!r}")
+    # Hierarchies repeat the same few codec lists thousands of times; validate each once.
+    cache_key = None
+    if not any(isinstance(v, CodecSpec) for v in value):
+        cache_key = (repr(value), dtype, ndim)
+        cached = _PARSE_CACHE.get(cache_key)
+        if cached is not None:
+            return cached
     specs = tuple(
         parse_codec(item, dtype=dtype, ndim=ndim, where=f"{where}[{i}]")
         for i, item in enumerate(value)
@@ -361,4 +372,8 @@ def parse_v3_codecs(
             f"{where}: codecs must be array->array, then one array->bytes, then bytes->bytes; "
             f"got {[s.name for s in specs]}"
         )
+    if cache_key is not None:
+        if len(_PARSE_CACHE) >= _PARSE_CACHE_SIZE:
+            _PARSE_CACHE.clear()
+        _PARSE_CACHE[cache_key] = specs
     return specs

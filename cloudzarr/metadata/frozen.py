@@ -53,8 +53,19 @@ def _hashable(value: Any) -> Any:
     return value
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def deep_freeze(value: Any) -> Any:
     """Return ``value`` with every dict made a :class:`FrozenDict` and every list a tuple."""
+    # Exact-type fast paths first: ABC isinstance checks dominate parsing big documents.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return FrozenDict({str(k): deep_freeze(v) for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return tuple(deep_freeze(v) for v in value)
     if isinstance(value, FrozenDict):
         return value
     if isinstance(value, Mapping):
@@ -66,6 +77,8 @@ def deep_freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """Return plain ``dict`` / ``list`` copies of a (possibly) deep-frozen value."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
