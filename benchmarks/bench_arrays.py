@@ -107,22 +107,31 @@ def _reset_peak() -> bool:
         return False
 
 
-def _measure(func: Callable[[], Any]) -> tuple[float, float, Any]:
-    """Run ``func``; return (seconds, peak resident growth in bytes, result)."""
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measure(func: Callable[[], Any]) -> tuple[float, float, float, Any]:
+    """Run ``func``; return (seconds, CPU seconds, peak resident growth in bytes, result)."""
     import gc
     import resource
 
     gc.collect()
     can_reset = _reset_peak()
     before = _status_kib("VmRSS") or 0
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     result = func()
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
     if can_reset and (hwm := _status_kib("VmHWM")) is not None:
         peak_kib = hwm - before
     else:  # no /proc: the process-lifetime high-water mark is an upper bound
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    return seconds, max(peak_kib, 0) * 1024.0, result
+    return seconds, cpu, max(peak_kib, 0) * 1024.0, result
 
 
 # --- one case, in a subprocess ----------------------------------------------------------------
@@ -177,15 +186,15 @@ def _worker(lib: str, store_kind: str, nbytes: int) -> dict[str, Any]:
         def read() -> Any:
             return arr[...]
 
-        w_s, w_peak, _ = _measure(write)
-        r_s, r_peak, out = _measure(read)
+        w_s, w_cpu, w_peak, _ = _measure(write)
+        r_s, r_cpu, r_peak, out = _measure(read)
         if not np.array_equal(out, data):
             raise AssertionError(f"{lib} on {store_kind}: data read back differs")
         return {
             "shape": list(shape),
             "nbytes": int(data.nbytes),
-            "write": {"seconds": w_s, "peak_bytes": w_peak},
-            "read": {"seconds": r_s, "peak_bytes": r_peak},
+            "write": {"seconds": w_s, "cpu_seconds": w_cpu, "peak_bytes": w_peak},
+            "read": {"seconds": r_s, "cpu_seconds": r_cpu, "peak_bytes": r_peak},
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -228,7 +237,9 @@ def run(
     -------
     list of dict
         Rows with ``benchmark``, ``library``, ``store``, ``operation``, ``shape``, ``nbytes``,
-        ``seconds``, ``peak_bytes``, ``peak_ratio`` (peak / array size) and, on cloudzarr rows
+        ``seconds``, ``cpu_seconds`` (process CPU time of the fastest run: less sensitive than
+        wall time to other load on the machine), ``peak_bytes``, ``peak_ratio`` (peak / array
+        size) and, on cloudzarr rows
         when zarr-python ran too, ``speedup`` (zarr-python's time / cloudzarr's).
     """
     nbytes = parse_size(size)
@@ -240,6 +251,7 @@ def run(
                 for op in OPERATIONS:
                     key = (lib, store_kind, op)
                     seconds, peak = res[op]["seconds"], res[op]["peak_bytes"]
+                    cpu = res[op]["cpu_seconds"]
                     row = best.get(key)
                     if row is None:
                         best[key] = {
@@ -250,9 +262,12 @@ def run(
                             "shape": res["shape"],
                             "nbytes": res["nbytes"],
                             "seconds": seconds,
+                            "cpu_seconds": cpu,
                             "peak_bytes": peak,
                         }
                     else:
+                        if seconds < row["seconds"]:
+                            row["cpu_seconds"] = cpu
                         row["seconds"] = min(row["seconds"], seconds)
                         row["peak_bytes"] = max(row["peak_bytes"], peak)
     rows = list(best.values())
@@ -267,9 +282,9 @@ def run(
 def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a markdown table."""
     lines = [
-        "| library | store | operation | shape | seconds | MB/s | peak MiB | peak / size "
-        "| speedup |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
+        "| library | store | operation | shape | seconds | CPU s | MB/s | peak MiB "
+        "| peak / size | speedup |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         speed = r["nbytes"] / r["seconds"] / 1e6 if r["seconds"] else float("inf")
@@ -277,7 +292,8 @@ def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
         shape = "x".join(str(n) for n in r["shape"])
         lines.append(
             f"| {r['library']} | {r['store']} | {r['operation']} | {shape} | {r['seconds']:.3f} "
-            f"| {speed:.0f} | {r['peak_bytes'] / 2**20:.1f} | {r['peak_ratio']:.2f} | {speedup} |"
+            f"| {r['cpu_seconds']:.2f} | {speed:.0f} | {r['peak_bytes'] / 2**20:.1f} "
+            f"| {r['peak_ratio']:.2f} | {speedup} |"
         )
     return "\n".join(lines)
 
