@@ -34,6 +34,7 @@ from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
 
 from cloudzarr.errors import (
     AccessDeniedError,
+    CloudzarrError,
     KeyNotFoundError,
     StoreError,
     StoreTimeoutError,
@@ -65,6 +66,15 @@ _MEMORY_CREATE_LOCK = threading.Lock()
 def _first_protocol(fs: Any) -> str:
     protocol = fs.protocol
     return protocol if isinstance(protocol, str) else protocol[0]
+
+
+def _is_async_filesystem(fs: Any) -> bool:
+    # A wrapper such as DirFileSystem is an AsyncFileSystem class but is only async when the
+    # filesystem it wraps (its ``fs``) is.
+    inner = getattr(fs, "fs", None)
+    if inner is not None and hasattr(inner, "async_impl"):
+        return bool(fs.async_impl and inner.async_impl)
+    return bool(getattr(fs, "async_impl", False))
 
 
 def _create_strategy(fs: Any) -> str:
@@ -122,7 +132,7 @@ class FsspecStore(Store):
             k: v for k, v in dict(fs.storage_options).items() if k not in _INSTANCE_OPTIONS
         }
         self._root = fs._strip_protocol(path).rstrip("/") if path else ""
-        self._is_async = bool(getattr(fs, "async_impl", False))
+        self._is_async = _is_async_filesystem(fs)
         self._strategy = _create_strategy(fs)
         # An instance attribute: whether create is atomic depends on the filesystem given.
         self.supports_atomic_create = self._strategy != "none"  # type: ignore[misc]
@@ -284,7 +294,7 @@ class FsspecStore(Store):
     def _error(self, exc: BaseException, key: str) -> BaseException:
         """Map a filesystem exception to a cloudzarr error naming the key."""
         where = f"{self.url}/{key}" if key else self.url
-        if isinstance(exc, StoreError):
+        if isinstance(exc, CloudzarrError):
             return exc
         if isinstance(exc, PermissionError):
             return AccessDeniedError(f"access denied to {where}")
@@ -343,7 +353,12 @@ class FsspecStore(Store):
             if self._strategy == "local":
                 await asyncio.to_thread(_local_write, self._template, path, value, exclusive=False)
             else:
-                await self._call("pipe_file", path, value)
+                try:
+                    await self._call("pipe_file", path, value)
+                except FileNotFoundError:
+                    # A folder-based filesystem without auto_mkdir: make the parents, once.
+                    await self._call("makedirs", self._template._parent(path), exist_ok=True)
+                    await self._call("pipe_file", path, value)
         except Exception as exc:
             raise self._error(exc, key) from None
 
