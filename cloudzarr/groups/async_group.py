@@ -54,11 +54,9 @@ if TYPE_CHECKING:
 async def refresh_for_array(array: AsyncArray) -> None:
     """Bring ancestors' consolidated metadata up to date after ``array`` rewrote its metadata."""
     holders = await cm_ops.fetch_holders(array.store, ancestors(array.path), array.zarr_format)
-    if holders:
-        writes, deletes = cm_ops.updated_documents(
-            holders.values(), added={array.path: array.metadata}
-        )
-        await cm_ops.apply_updates(array.store, writes, deletes)
+    await cm_ops.update_holders(
+        array.store, array.zarr_format, holders, added={array.path: array.metadata}
+    )
 
 
 def make_array(store: Store, path: str, metadata: NodeMetadata) -> AsyncArray:
@@ -517,9 +515,7 @@ class AsyncGroup:
             self._store.delete_dir(full),
             cm_ops.fetch_holders(self._store, ancestors(full), self.zarr_format),
         )
-        if holders:
-            writes, deletes = cm_ops.updated_documents(holders.values(), removed=[full])
-            await cm_ops.apply_updates(self._store, writes, deletes)
+        await cm_ops.update_holders(self._store, self.zarr_format, holders, removed=[full])
         self._remember({}, [full])
 
     async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
@@ -563,13 +559,10 @@ class AsyncGroup:
             else:
                 deletes.append(doc_key(path, ".zattrs"))
             own_attrs = {path: attrs}
-        if holders:
-            more, gone = cm_ops.updated_documents(
-                holders.values(), added={path: new_meta}, own_attributes=own_attrs
-            )
-            writes.update(more)
-            deletes.extend(gone)
         await cm_ops.apply_updates(self._store, writes, deletes)
+        await cm_ops.update_holders(
+            self._store, fmt, holders, added={path: new_meta}, own_attributes=own_attrs
+        )
         self.metadata = self.metadata.with_attributes(attrs)
         return self
 

@@ -26,6 +26,7 @@ root), and rewrites every nested group that holds consolidated metadata along wi
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -297,6 +298,52 @@ def updated_documents(
 async def apply_updates(store: Store, writes: Mapping[str, bytes], deletes: Iterable[str]) -> None:
     """Store ``writes`` and delete ``deletes`` concurrently."""
     await asyncio.gather(store.set_many(writes), *(store.delete(k) for k in deletes))
+
+
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, str], asyncio.Lock]]
+_LOCKS = weakref.WeakKeyDictionary()
+
+
+def _lock(store: Store, path: str) -> asyncio.Lock:
+    per_loop = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    key = (store.with_read_only(False) if store.read_only else store, path)
+    lock = per_loop.get(key)
+    if lock is None:
+        lock = per_loop[key] = asyncio.Lock()
+    return lock
+
+
+async def update_holders(
+    store: Store,
+    zarr_format: int,
+    paths: Iterable[str],
+    *,
+    removed: Iterable[str] = (),
+    added: Mapping[str, NodeMetadata] | None = None,
+    own_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Apply a change to the consolidated metadata held at ``paths``.
+
+    The holders' documents are read again and rewritten under a per-store, per-path lock, so
+    concurrent changes made in this process (``asyncio.gather`` of two ``create_group`` calls,
+    say) never overwrite each other's entries. The callers learn which ancestors are holders
+    from a GET in their first round; the common case (no holder) costs nothing here.
+    """
+    ordered = sorted(set(paths))
+    if not ordered:
+        return
+    locks = [_lock(store, p) for p in ordered]
+    for lock in locks:  # sorted order: no two callers wait on each other in a cycle
+        await lock.acquire()
+    try:
+        holders = await fetch_holders(store, ordered, zarr_format)
+        writes, deletes = updated_documents(
+            holders.values(), removed=removed, added=added, own_attributes=own_attributes
+        )
+        await apply_updates(store, writes, deletes)
+    finally:
+        for lock in reversed(locks):
+            lock.release()
 
 
 def _below(path: str, ancestor: str) -> bool:

@@ -35,9 +35,8 @@ from cloudzarr.errors import (
 )
 from cloudzarr.groups.consolidated import (
     Holder,
-    apply_updates,
     holder_from_doc,
-    updated_documents,
+    update_holders,
 )
 from cloudzarr.groups.io import get_doc
 from cloudzarr.groups.paths import ZMETADATA, ancestors, doc_key, shown
@@ -256,6 +255,11 @@ async def create_nodes(
     if plan.holders:
         removed = [*also_removed, *(nodes if overwrite else ())]
         added = {**written, **(also_added or {})}
-        writes, deletes = updated_documents(plan.holders, removed=removed, added=added)
-        await apply_updates(store, writes, deletes)
+        await update_holders(
+            store,
+            zarr_format,
+            [h.path for h in plan.holders],
+            removed=removed,
+            added=added,
+        )
     return written

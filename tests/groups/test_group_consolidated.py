@@ -177,3 +177,18 @@ async def test_malformed_consolidated_documents_raise_clear_errors() -> None:
     # A missing member is a KeyError, answered from the consolidated metadata.
     with pytest.raises(NodeNotFoundError):
         await group.getitem("nope")
+
+
+async def test_concurrent_writes_in_one_process_do_not_lose_entries() -> None:
+    import asyncio
+
+    from cloudzarr.storage import LatencyStore
+
+    inner = MemoryStore()
+    store = LatencyStore(inner, latency=0.002)  # interleave the read-modify-writes
+    root = await aapi.create_group(store)
+    await aapi.consolidate_metadata(store)
+    await asyncio.gather(*(root.create_group(f"c{i}") for i in range(12)))
+    await asyncio.gather(*(root.create_array(f"c{i}/x", shape=(1,), dtype="i1") for i in range(6)))
+    paths = set(await consolidated_paths(inner))
+    assert {f"c{i}" for i in range(12)} | {f"c{i}/x" for i in range(6)} == paths
