@@ -1,9 +1,10 @@
 """The async array: metadata, chunk I/O and numpy indexing over one store.
 
 Every read or write of a selection projects it onto the chunk grid
-(:class:`~cloudzarr.arrays.indexing.BasicIndexer`) and runs one task per chunk, all gathered at
-once: the store's limiter bounds the requests in flight, a per-call budget bounds the bytes held
-between fetch and decode, and large chunks are decoded and encoded in a small thread pool
+(:class:`~cloudzarr.arrays.indexing.BasicIndexer`) and handles its chunks concurrently: a pool
+of workers per call, sized by a memory budget (:meth:`ChunkIO.tasks_in_flight`), pulls chunk
+projections lazily, the store's limiter bounds the requests in flight, and large chunks are
+decoded and encoded in a small thread pool
 (:mod:`cloudzarr.arrays.cpu`). A missing chunk reads as the fill value; a chunk left all fill
 value is deleted rather than stored.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -336,6 +337,9 @@ class AsyncArray:
             f"zarr_format={self.zarr_format}>"
         )
 
+    def _workers(self, indexer: BasicIndexer) -> int:
+        return min(indexer.nchunks, self._chunk_io.tasks_in_flight(self._store.limiter.size))
+
     def _chunk_key(self, coords: Sequence[int]) -> str:
         return _join(self._path, self._metadata.chunk_key(coords))
 
@@ -361,15 +365,11 @@ class AsyncArray:
     async def _read_into(self, indexer: BasicIndexer, out: np.ndarray[Any, Any]) -> None:
         if indexer.nchunks == 0:
             return
-        budget = asyncio.Semaphore(self._chunk_io.tasks_in_flight(self._store.limiter.size))
 
         async def one(proj: ChunkProjection) -> None:
-            async with budget:
-                await self._chunk_io.read(
-                    self._store, self._chunk_key(proj.chunk_coords), proj, out
-                )
+            await self._chunk_io.read(self._store, self._chunk_key(proj.chunk_coords), proj, out)
 
-        await _gather(one(p) for p in indexer)
+        await _for_each(indexer, one, self._workers(indexer))
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -389,15 +389,11 @@ class AsyncArray:
         value = self._prepare_value(value, indexer.shape)
         if indexer.nchunks == 0:
             return
-        budget = asyncio.Semaphore(self._chunk_io.tasks_in_flight(self._store.limiter.size))
 
         async def one(proj: ChunkProjection) -> None:
-            async with budget:
-                await self._chunk_io.write(
-                    self._store, self._chunk_key(proj.chunk_coords), proj, value
-                )
+            await self._chunk_io.write(self._store, self._chunk_key(proj.chunk_coords), proj, value)
 
-        await _gather(one(p) for p in indexer)
+        await _for_each(indexer, one, self._workers(indexer))
 
     def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
         dtype = self.dtype
@@ -569,6 +565,23 @@ def _has_ellipsis(selection: Any) -> bool:
     if selection is Ellipsis:
         return True
     return isinstance(selection, tuple) and any(s is Ellipsis for s in selection)
+
+
+async def _for_each[T](
+    items: Iterable[T], func: Callable[[T], Awaitable[None]], limit: int
+) -> None:
+    """Await ``func(item)`` for every item, ``limit`` at a time, pulling items lazily.
+
+    A selection over a million chunks thus holds ``limit`` coroutines, not a million; the
+    first failure cancels the other workers and is raised.
+    """
+    iterator = iter(items)
+
+    async def worker() -> None:
+        for item in iterator:
+            await func(item)
+
+    await _gather(worker() for _ in range(max(limit, 1)))
 
 
 async def _gather(coros: Any) -> None:
