@@ -150,6 +150,20 @@ def _target(
     is_flag=True,
     help="Time opening and walking a synthetic hierarchy, consolidated and not.",
 )
+@click.option(
+    "--hierarchy-shape",
+    default="5x5x4",
+    show_default=True,
+    metavar="OxIxA",
+    help="With --hierarchy: outer groups x inner groups x arrays per inner group.",
+)
+@click.option(
+    "--latency",
+    type=float,
+    default=0.0,
+    metavar="MS",
+    help="With --hierarchy: add MS milliseconds to every read request (in-process).",
+)
 def bench(
     url: str | None,
     storage_option: tuple[str, ...],
@@ -162,6 +176,8 @@ def bench(
     plot_path: str | None,
     proxy_latency: float,
     hierarchy: bool,
+    hierarchy_shape: str,
+    latency: float,
 ) -> None:
     """Measure request latency and throughput of the store at URL.
 
@@ -181,6 +197,11 @@ def bench(
             requests=requests,
             duration=duration,
         )
+        from cloudzarr.tools.bench_hierarchy import HierarchyShape
+
+        shape = HierarchyShape.parse(hierarchy_shape)
+        if latency < 0:
+            raise ValueError("--latency must be non-negative")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     console = _console()
@@ -190,7 +211,14 @@ def bench(
                 if hierarchy:
                     from cloudzarr.tools.bench_hierarchy import run_hierarchy_bench
 
-                    run_hierarchy_bench(target.url, target.storage_options, console)
+                    console.print(f"bench target: {target.description}", highlight=False)
+                    run_hierarchy_bench(
+                        target.url,
+                        target.storage_options,
+                        console,
+                        shape=shape,
+                        latency=latency / 1e3,
+                    )
                     return
                 _run_bench(target, config, console, json_path, plot_path)
         except KeyboardInterrupt:
@@ -291,9 +319,8 @@ def demo(url: str | None, storage_option: tuple[str, ...], latency: float, keep:
 
 
 def _run_demo(target: Target, console: Console, latency: float, *, cleanup: bool) -> None:
-    from rich.table import Table
-
     from cloudzarr.storage import open_store
+    from cloudzarr.tools.bench_hierarchy import phases_table
     from cloudzarr.tools.demo import run_demo
     from cloudzarr.tools.interrupt import run_interruptibly
 
@@ -308,27 +335,11 @@ def _run_demo(target: Target, console: Console, latency: float, *, cleanup: bool
             run_interruptibly(store.delete_dir(""))
         with contextlib.suppress(Exception):
             run_interruptibly(store.close())
-    table = Table(
+    table = phases_table(
+        result.phases,
         title=f"{result.groups} groups, {result.arrays} arrays; "
         f"reopened with {latency * 1e3:g} ms added to every request",
-        header_style="bold",
     )
-    table.add_column("phase")
-    table.add_column("nodes", justify="right")
-    table.add_column("requests", justify="right")
-    table.add_column("by kind")
-    table.add_column("time (s)", justify="right")
-    table.add_column("peak in flight", justify="right")
-    for phase in result.phases:
-        kinds = ", ".join(f"{k} {v}" for k, v in phase.requests.items())
-        table.add_row(
-            phase.name,
-            "" if phase.nodes is None else str(phase.nodes),
-            str(phase.total_requests),
-            kinds,
-            f"{phase.seconds:.3f}",
-            str(phase.peak_in_flight),
-        )
     console.print(table)
     cons = result.phase("open + list, consolidated")
     walk = result.phase("open + list, cloudzarr walk")
