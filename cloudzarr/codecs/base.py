@@ -17,10 +17,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArrayArrayCodec", "ArrayBytesCodec", "Buffer", "BytesBytesCodec"]
+__all__ = ["ArrayArrayCodec", "ArrayBytesCodec", "Buffer", "BytesBytesCodec", "as_uint8"]
 
 #: Any contiguous bytes-like object.
 Buffer = bytes | bytearray | memoryview | np.ndarray
+
+
+def as_uint8(data: Buffer) -> np.ndarray:
+    """A flat uint8 view of any contiguous buffer (no copy), in memory order."""
+    if isinstance(data, np.ndarray):
+        return data.reshape(-1, order="A").view(np.uint8)
+    return np.frombuffer(data, dtype=np.uint8)
 
 
 class ArrayArrayCodec(ABC):

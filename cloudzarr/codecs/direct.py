@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudzarr.codecs.base import Buffer
-from cloudzarr.codecs.v3 import as_uint8
+import numpy as np
+from numcodecs.abc import Codec as Numcodec
 
-__all__ = ["DIRECT_CODEC_IDS", "decoded_nbytes"]
+from cloudzarr.codecs.base import Buffer, as_uint8
+from cloudzarr.errors import ChunkDecodeError
+
+__all__ = ["DIRECT_CODEC_IDS", "CheckedNumcodec", "decoded_nbytes"]
 
 #: numcodecs codec ids whose ``decode(..., out=)`` fills ``out`` without an intermediate copy.
 DIRECT_CODEC_IDS = frozenset({"zstd", "blosc", "lz4"})
@@ -52,3 +55,59 @@ def decoded_nbytes(codec_id: str, data: Buffer) -> int | None:
         # numcodecs LZ4 prefixes the original size as a little-endian uint32.
         return int.from_bytes(raw[:4].tobytes(), "little") if raw.size >= 4 else None
     return None
+
+
+class CheckedNumcodec(Numcodec):
+    """A numcodecs codec whose ``decode(buf, out=...)`` fills ``out`` exactly or fails.
+
+    Every numcodecs codec the pipelines build is wrapped in this, so callers that decode into
+    their own buffers (the arrays layer does) cannot get a silently part-filled chunk.
+    ``codec_id``, ``get_config`` and ``encode`` are the wrapped codec's.
+    """
+
+    def __init__(self, codec: Numcodec) -> None:
+        self.codec = codec
+        self.codec_id = codec.codec_id
+
+    @classmethod
+    def wrap(cls, codec: Numcodec) -> CheckedNumcodec:
+        """``codec`` wrapped (once)."""
+        return codec if isinstance(codec, CheckedNumcodec) else cls(codec)
+
+    def encode(self, buf: Any) -> Any:
+        return self.codec.encode(buf)
+
+    def decode(self, buf: Any, out: Any = None) -> Any:
+        if out is None:
+            return self.codec.decode(buf)
+        if isinstance(out, np.ndarray) and not (out.flags.c_contiguous or out.flags.f_contiguous):
+            raise ValueError("decode(out=...) needs a contiguous output array")
+        dest = as_uint8(out) if isinstance(out, np.ndarray) else np.frombuffer(out, np.uint8)
+        announced = decoded_nbytes(self.codec_id, buf)
+        if announced is not None:
+            if announced != dest.size:
+                raise ChunkDecodeError(
+                    f"codec {self.codec_id}: frame holds {announced} bytes, expected {dest.size}"
+                )
+            self.codec.decode(buf, out=out)
+            return out
+        decoded = as_uint8(self.codec.decode(buf))
+        if decoded.size != dest.size:
+            raise ChunkDecodeError(
+                f"codec {self.codec_id}: decoded {decoded.size} bytes, expected {dest.size}"
+            )
+        dest[...] = decoded
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        return self.codec.get_config()
+
+    def __repr__(self) -> str:
+        return repr(self.codec)
+
+    def __eq__(self, other: object) -> bool:
+        inner = other.codec if isinstance(other, CheckedNumcodec) else other
+        return bool(self.codec == inner)
+
+    def __hash__(self) -> int:
+        return hash(repr(self.codec))

@@ -44,14 +44,19 @@ import numcodecs
 import numpy as np
 from numcodecs.abc import Codec as Numcodec
 
-from cloudzarr.codecs.base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec
-from cloudzarr.codecs.direct import DIRECT_CODEC_IDS, decoded_nbytes
+from cloudzarr.codecs.base import (
+    ArrayArrayCodec,
+    ArrayBytesCodec,
+    Buffer,
+    BytesBytesCodec,
+    as_uint8,
+)
+from cloudzarr.codecs.direct import DIRECT_CODEC_IDS, CheckedNumcodec, decoded_nbytes
 from cloudzarr.codecs.v3 import (
     BytesCodec,
     NumcodecsBytesCodec,
     array_array_codec,
     array_bytes_codec,
-    as_uint8,
     bytes_bytes_codec,
     check_blosc_frame,
     check_vlen_header,
@@ -335,9 +340,9 @@ class V3CodecPipeline(CodecPipeline):
 
 def _as_numcodec(value: Mapping[str, Any] | Numcodec, where: str) -> Numcodec:
     if isinstance(value, Numcodec):
-        return value
+        return CheckedNumcodec.wrap(value)
     try:
-        return numcodecs.get_codec(thaw(value))
+        return CheckedNumcodec.wrap(numcodecs.get_codec(thaw(value)))
     except (ValueError, TypeError, KeyError) as exc:
         raise UnsupportedCodecError(
             f"{where}: unknown or invalid numcodecs codec ({exc})"

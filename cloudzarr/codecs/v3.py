@@ -17,7 +17,14 @@ import numcodecs
 import numpy as np
 from numcodecs.abc import Codec as Numcodec
 
-from cloudzarr.codecs.base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec
+from cloudzarr.codecs.base import (
+    ArrayArrayCodec,
+    ArrayBytesCodec,
+    Buffer,
+    BytesBytesCodec,
+    as_uint8,
+)
+from cloudzarr.codecs.direct import CheckedNumcodec
 from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
 from cloudzarr.metadata.codec_specs import CodecSpec
 from cloudzarr.metadata.dtypes import STRING_DTYPE
@@ -56,13 +63,6 @@ def register_array_bytes_codec(name: str, factory: ArrayBytesFactory) -> None:
     shape when the pipeline was built with one.
     """
     _ARRAY_BYTES_FACTORIES[name] = factory
-
-
-def as_uint8(data: Buffer) -> np.ndarray:
-    """A flat uint8 view of any contiguous buffer (no copy)."""
-    if isinstance(data, np.ndarray):
-        return data.reshape(-1).view(np.uint8)
-    return np.frombuffer(data, dtype=np.uint8)
 
 
 # --- array -> array ----------------------------------------------------------------------------
@@ -196,7 +196,8 @@ class NumcodecsBytesCodec(BytesBytesCodec):
 
     def __init__(self, name: str, codec: Numcodec) -> None:
         self.name = name
-        self.codec = codec
+        # Checked so that decode(..., out=) refuses a frame of the wrong size (see direct.py).
+        self.codec = CheckedNumcodec.wrap(codec)
 
     def encode(self, data: Buffer) -> Buffer:
         return self.codec.encode(data)

@@ -356,3 +356,30 @@ def test_decode_into_refuses_a_chunk_of_another_size(codecs: list[Any]) -> None:
         pipeline.decode_into(raw, out)
     with pytest.raises(ChunkDecodeError):
         pipeline.decode_into(raw[: len(raw) // 2], out)
+
+
+@pytest.mark.parametrize(
+    "codec",
+    [
+        {"name": "zstd"},
+        {"name": "gzip"},
+        {"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}},
+        {"name": "numcodecs.lz4"},
+        {"name": "numcodecs.zlib"},
+    ],
+)
+def test_numcodecs_decode_into_a_larger_buffer_is_refused(codec: dict[str, Any]) -> None:
+    # Plain numcodecs leaves the tail of a too-large `out` untouched and reports success; the
+    # codecs the pipelines hold refuse instead, for anyone decoding into their own buffers.
+    pipeline = CodecPipeline.from_v3(
+        [{"name": "bytes", "configuration": {"endian": "little"}}, codec], np.dtype("f4"), (10,)
+    )
+    inner = pipeline.bytes_chain.codecs[0].codec  # type: ignore[attr-defined]
+    raw = pipeline.encode(np.arange(10, dtype="f4"))
+    exact = np.empty(10, "f4")
+    assert inner.decode(raw, out=exact) is exact
+    np.testing.assert_array_equal(exact, np.arange(10, dtype="f4"))
+    with pytest.raises(ChunkDecodeError, match="expected 44"):
+        inner.decode(raw, out=np.empty(11, "f4"))
+    with pytest.raises(ValueError, match="contiguous"):
+        inner.decode(raw, out=np.empty(20, "f4")[::2])
