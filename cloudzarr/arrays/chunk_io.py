@@ -5,17 +5,17 @@ shard, read partially through :class:`~cloudzarr.arrays.sharding.ShardingCodec`.
 :class:`~cloudzarr.arrays.indexing.ChunkProjection` and the caller's output (or value) array, so
 decoded data goes straight to its place in the output without an intermediate selection array.
 
-Copies avoided on the hot path: for ``bytes`` + one numcodecs compressor (v3) or a lone
-compressor (v2, C order) a chunk is decompressed directly into its place in the output when that
-region is contiguous, else into a per-thread scratch buffer reused across chunks (freshly
-allocated megabyte buffers cost page faults that dominate decoding on small machines).
+Copies avoided on the hot path: a chunk is decoded with the pipeline's ``decode_into`` (which
+decompresses straight into the destination when the codecs allow) directly into its place in
+the output when that region is a whole contiguous chunk, else into a per-thread scratch buffer
+reused across chunks (freshly allocated megabyte buffers cost page faults that dominate
+decoding on small machines) and copied once into the output.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import numcodecs
@@ -25,8 +25,7 @@ from cloudzarr.arrays.cpu import run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.indexing import ChunkProjection
 from cloudzarr.arrays.sharding import ShardingCodec
-from cloudzarr.codecs.pipeline import CodecPipeline, V2CodecPipeline, V3CodecPipeline
-from cloudzarr.codecs.v3 import BytesCodec, NumcodecsBytesCodec
+from cloudzarr.codecs.pipeline import CodecPipeline
 from cloudzarr.errors import ChunkDecodeError
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
@@ -41,53 +40,21 @@ ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
 #: memory of a call beyond its output to about this much, whatever the store's concurrency.
 BYTES_IN_FLIGHT = 64 * 2**20
 
-# numcodecs compressors whose ``decode(buf, out=...)`` writes into ``out`` without a copy.
-_DIRECT_DECODE_IDS = {"zstd", "blosc", "lz4", "zlib", "gzip"}
-
-DirectDecoder = Callable[[Any, np.ndarray], None]
-
 _scratch = threading.local()
 
 
-def _scratch_buffer(nbytes: int) -> np.ndarray:
-    buf: np.ndarray | None = getattr(_scratch, "buf", None)
-    if buf is None or buf.size < nbytes:
-        buf = np.empty(nbytes, dtype=np.uint8)
-        _scratch.buf = buf
-    return buf[:nbytes]
-
-
-def _numcodec_direct(codec: Any) -> DirectDecoder | None:
-    if getattr(codec, "codec_id", None) not in _DIRECT_DECODE_IDS:
-        return None
-
-    def decode(data: Any, dest: np.ndarray) -> None:
-        result = codec.decode(data, out=dest)
-        if result is not dest and np.asarray(result).ctypes.data != dest.ctypes.data:
-            raise ChunkDecodeError(f"codec {codec.codec_id}: decoded size does not match")
-
-    return decode
-
-
-def _direct_decoder(pipeline: CodecPipeline) -> DirectDecoder | None:
-    """A decoder writing a chunk's C-order bytes into a buffer, if the pipeline allows one."""
-    if isinstance(pipeline, V3CodecPipeline):
-        if pipeline.array_array or not isinstance(pipeline.array_bytes, BytesCodec):
-            return None
-        stored = pipeline.array_bytes._stored(pipeline.dtype)
-        if stored != pipeline.dtype:
-            return None
-        chain = pipeline.bytes_chain.codecs
-        if len(chain) == 1 and isinstance(chain[0], NumcodecsBytesCodec):
-            return _numcodec_direct(chain[0].codec)
-        return None
-    if isinstance(pipeline, V2CodecPipeline):
-        if pipeline.filters or pipeline.order != "C" or is_string_dtype(pipeline.dtype):
-            return None
-        if pipeline.compressor is None:
-            return None
-        return _numcodec_direct(pipeline.compressor)
-    return None
+def _scratch_array(shape: tuple[int, ...], dtype: np.dtype[Any], order: str) -> np.ndarray:
+    """A per-thread buffer for decoding one chunk, reused across chunks of one layout."""
+    buffers: dict[tuple[Any, ...], np.ndarray] | None = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    key = (shape, dtype.str, order)
+    buf = buffers.get(key)
+    if buf is None:
+        if len(buffers) >= 8:  # arrays of many layouts in turn: keep memory bounded
+            buffers.clear()
+        buf = buffers[key] = np.empty(shape, dtype=dtype, order=order)  # type: ignore[call-overload]
+    return buf
 
 
 def _fill_value(metadata: ArrayMetadata) -> Any:
@@ -195,7 +162,9 @@ class RegularChunkIO(ChunkIO):
     def __init__(self, metadata: ArrayMetadata, path: str) -> None:
         super().__init__(metadata, path)
         self.pipeline = CodecPipeline.from_metadata(metadata)
-        self._direct = _direct_decoder(self.pipeline)
+        self._order = getattr(metadata, "order", "C")
+        # Strings decode to new objects anyway: no buffer to reuse.
+        self._reuse = not is_string_dtype(self.dtype)
 
     def _decode(self, data: Any, key: str) -> np.ndarray:
         try:
@@ -216,19 +185,21 @@ class RegularChunkIO(ChunkIO):
 
     def _decode_into(self, data: Any, key: str, proj: ChunkProjection, out: np.ndarray) -> None:
         target = _region(out, proj.out_selection)
-        if self._direct is None:
+        if not self._reuse:
             target[...] = self._decode(data, key)[proj.chunk_selection]
             return
+        flags = target.flags
+        contiguous = flags.f_contiguous if self._order == "F" else flags.c_contiguous
         try:
-            if self._whole_chunk(proj) and target.flags.c_contiguous:
-                self._direct(data, target.reshape(-1).view(np.uint8))
+            if contiguous and self._whole_chunk(proj) and target.shape == self.grid_chunks:
+                # Decompress straight into the output: no intermediate chunk at all.
+                self.pipeline.decode_into(data, target)
                 return
-            scratch = _scratch_buffer(self.chunk_nbytes)
-            self._direct(data, scratch)
+            scratch = _scratch_array(self.grid_chunks, self.dtype, self._order)
+            self.pipeline.decode_into(data, scratch)
         except Exception as exc:
             raise self._error(key, exc) from exc
-        chunk = scratch.view(self.dtype).reshape(self.grid_chunks)
-        target[...] = chunk[proj.chunk_selection]
+        target[...] = scratch[proj.chunk_selection]
 
     async def write(self, store: Store, key: str, proj: ChunkProjection, value: np.ndarray) -> None:
         """Write ``value[proj.out_selection]`` into the chunk at ``key`` (read first if partial)."""

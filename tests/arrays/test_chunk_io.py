@@ -94,3 +94,16 @@ def test_dask_from_array_and_store() -> None:
     assert float(darr.sum().compute(scheduler="threads")) == data.sum()
     da.store(darr * 2, dst, lock=False, scheduler="threads")
     np.testing.assert_array_equal(dst[...], data * 2)
+
+
+@pytest.mark.parametrize("chunks", [(64, 64), (32, 32)])
+def test_valid_frame_of_wrong_size_is_a_decode_error(chunks: tuple[int, int]) -> None:
+    # Decoding straight into the output must never leave part of it silently stale.
+    import numcodecs
+
+    store = MemoryStore()
+    arr = Array.create(store, "a", build_array_metadata(shape=(64, 64), dtype="f4", chunks=chunks))
+    arr[...] = 1
+    store._data["a/c/0/0"] = numcodecs.Zstd().encode(np.ones(100, "f4"))
+    with pytest.raises(ChunkDecodeError, match="a/c/0/0"):
+        arr[...]
