@@ -27,9 +27,9 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from cloudzarr.groups.io import get_doc, get_docs, node_from_v2_docs
+from cloudzarr.groups.io import get_docs, node_from_v2_docs
 from cloudzarr.groups.paths import RESERVED_NAMES, V2_DOCS, V3_DOCS, doc_key, join_path
-from cloudzarr.metadata.node import parse_v3
+from cloudzarr.metadata.node import parse_v3_bytes
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ class _Walk:
         full = join_path(self.root, rel)
         node: NodeMetadata | None
         if self.zarr_format == 3:
-            doc = await get_doc(self.store, doc_key(full, V3_DOCS[0]))
-            node = None if doc is None else parse_v3(doc, full)
+            raw = await self.store.get(doc_key(full, V3_DOCS[0]))
+            node = None if raw is None else parse_v3_bytes(raw, full)
         else:
             zarray, zgroup, zattrs = await get_docs(self.store, full, V2_DOCS)
             node = node_from_v2_docs(full, zarray, zgroup, zattrs)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from cloudzarr.errors import NodeNotFoundError, UnsupportedFormatError
 from cloudzarr.groups.paths import V2_DOCS, V3_DOCS, doc_key, shown
 from cloudzarr.metadata.jsonio import load_document
-from cloudzarr.metadata.node import parse_v2, parse_v3
+from cloudzarr.metadata.node import parse_v2, parse_v3, parse_v3_bytes
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -54,8 +54,8 @@ async def read_node_or_none(
     """
     check_format(zarr_format)
     if zarr_format == 3:
-        (doc,) = await get_docs(store, path, V3_DOCS)
-        return None if doc is None else parse_v3(doc, path)
+        raw = await store.get(doc_key(path, V3_DOCS[0]))
+        return None if raw is None else parse_v3_bytes(raw, path)
     if zarr_format == 2:
         zarray, zgroup, zattrs = await get_docs(store, path, V2_DOCS)
         return node_from_v2_docs(path, zarray, zgroup, zattrs)

@@ -20,6 +20,7 @@ from cloudzarr.errors import (
 )
 from cloudzarr.metadata.frozen import deep_freeze
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+from cloudzarr.metadata.jsonio import load_document
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.array_v2 import ArrayMetadataV2
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
     NodeMetadata = ArrayMetadataV2 | ArrayMetadataV3 | GroupMetadataV2 | GroupMetadataV3
 
-__all__ = ["parse_v2", "parse_v3", "shown_path"]
+__all__ = ["parse_v2", "parse_v3", "parse_v3_bytes", "shown_path"]
 
 
 def shown_path(path: str) -> str:
@@ -65,6 +66,35 @@ def _array_cached(zarr_format: int, doc: Mapping[str, Any], attributes: Any, par
     result = copy.copy(cached)
     object.__setattr__(result, "attributes", deep_freeze(dict(attributes)))
     return result
+
+
+#: Parsed nodes by their exact ``zarr.json`` bytes: a hierarchy's identical documents (every
+#: array of one layout without attributes, every plain group) cost one dict lookup after the
+#: first, not a ``json.loads`` and a validation each. The objects are frozen, so sharing is safe.
+_DOC_CACHE: OrderedDict[bytes, Any] = OrderedDict()
+_DOC_CACHE_SIZE = 512
+_DOC_CACHE_MAX_BYTES = 16384
+
+
+def parse_v3_bytes(data: bytes, path: str) -> NodeMetadata:
+    """:func:`parse_v3` of the stored bytes of a ``zarr.json`` (memoised on the bytes).
+
+    Raises
+    ------
+    InvalidMetadataError
+        The bytes are not a JSON object (the message names the key).
+    """
+    raw = bytes(data)
+    cached = _DOC_CACHE.get(raw)
+    if cached is not None:
+        _DOC_CACHE.move_to_end(raw)
+        return cached
+    node = parse_v3(load_document(raw, _key(path, "zarr.json")), path)
+    if len(raw) <= _DOC_CACHE_MAX_BYTES:
+        _DOC_CACHE[raw] = node
+        if len(_DOC_CACHE) > _DOC_CACHE_SIZE:
+            _DOC_CACHE.popitem(last=False)
+    return node
 
 
 def _key(path: str, name: str) -> str:
@@ -109,7 +139,7 @@ def parse_v3(doc: Mapping[str, Any], path: str) -> NodeMetadata:
         if node_type == "array":
             from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 
-            return _array_cached(  # type: ignore[no-any-return]
+            return _array_cached(
                 3,
                 doc,
                 doc.get("attributes"),
@@ -151,7 +181,7 @@ def parse_v2(
         if zarray is not None:
             from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 
-            return _array_cached(  # type: ignore[no-any-return]
+            return _array_cached(
                 2,
                 zarray,
                 zattrs or {},
