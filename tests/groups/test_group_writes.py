@@ -188,3 +188,18 @@ async def test_move_array_and_group() -> None:
         await group.move("missing", "x")
     with pytest.raises(ValueError, match="into itself"):
         await group.move("dst", "dst/deeper")
+
+
+async def test_implicit_parents_never_overwrite_existing_groups() -> None:
+    # zarr-python's implicit-group rule: a parent added only because a node lies below it is
+    # created if missing and left alone if present, even with overwrite=True.
+    store = MemoryStore()
+    await aapi.create_group(store, path="a", attributes={"keep": 1})
+    arr = build_array_metadata(shape=(2,), dtype="i1")
+    created = await aapi.create_hierarchy(store=store, nodes={"a/b/c": arr}, overwrite=True)
+    assert sorted(created) == ["a/b", "a/b/c"]
+    assert (await aapi.open_group(store, path="a", mode="r")).attrs == {"keep": 1}
+    # An explicit node at that path is replaced, subtree and all.
+    await aapi.create_hierarchy(store=store, nodes={"a": GroupMetadataV3()}, overwrite=True)
+    assert (await aapi.open_group(store, path="a", mode="r")).attrs == {}
+    assert not any(k.startswith("a/b") for k in store._data)

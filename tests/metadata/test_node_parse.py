@@ -66,3 +66,17 @@ def test_parse_v2() -> None:
         parse_v2(None, None, {"a": 1}, "none")
     with pytest.raises(InvalidMetadataError, match="attrs"):
         parse_v2(None, {"zarr_format": 2}, [1], "attrs")  # type: ignore[arg-type]
+
+
+def test_parse_v3_bytes_memoises_identical_documents() -> None:
+    from cloudzarr.metadata.node import parse_v3_bytes
+
+    arr = build_array_metadata(shape=(5,), dtype="u2")
+    data = arr.to_documents()["zarr.json"]
+    first = parse_v3_bytes(data, "x")
+    assert first == arr
+    assert parse_v3_bytes(bytes(data), "y") is first  # frozen, so one object is shared
+    other = parse_v3_bytes(arr.with_attributes({"a": 1}).to_documents()["zarr.json"], "z")
+    assert other.attributes == {"a": 1} and first.attributes == {}
+    with pytest.raises(InvalidMetadataError, match=r"bad/zarr\.json"):
+        parse_v3_bytes(b"[1, 2]", "bad")
