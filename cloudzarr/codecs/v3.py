@@ -224,13 +224,20 @@ class BloscCodec(NumcodecsBytesCodec):
     """``blosc`` (numcodecs Blosc, with the configured ``typesize`` like zarr-python)."""
 
     def __init__(self, cname: str, clevel: int, shuffle: str, typesize: int, blocksize: int):
-        codec = numcodecs.Blosc(
-            cname=cname,
-            clevel=clevel,
-            shuffle=_SHUFFLE[shuffle],
-            blocksize=blocksize,
-            typesize=typesize,
-        )
+        try:
+            codec = numcodecs.Blosc(
+                cname=cname,
+                clevel=clevel,
+                shuffle=_SHUFFLE[shuffle],
+                blocksize=blocksize,
+                typesize=typesize,
+            )
+        except TypeError:
+            # numcodecs < 0.16 has no typesize (it shuffles by the buffer's itemsize, which the
+            # bytes codec passes as 1); zarr-python does the same there.
+            codec = numcodecs.Blosc(
+                cname=cname, clevel=clevel, shuffle=_SHUFFLE[shuffle], blocksize=blocksize
+            )
         super().__init__("blosc", codec)
 
     def decode(self, data: Buffer) -> Buffer:

@@ -16,7 +16,12 @@ import numpy as np
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedFormatError
 from cloudzarr.metadata.array_v3 import _trusted, parse_shape
-from cloudzarr.metadata.dtypes import is_string_dtype, parse_v2_dtype, v2_dtype_string
+from cloudzarr.metadata.dtypes import (
+    is_string_dtype,
+    normalize_dtype,
+    parse_v2_dtype,
+    v2_dtype_string,
+)
 from cloudzarr.metadata.fill_value import (
     default_fill_value,
     encode_fill_value_v2,
@@ -116,7 +121,9 @@ class ArrayMetadataV2:
         set_(
             self,
             "dtype",
-            parse_v2_dtype(v2_dtype_string(np.dtype(self.dtype)), filters=self.filters or ()),
+            parse_v2_dtype(
+                v2_dtype_string(normalize_dtype(self.dtype)), filters=self.filters or ()
+            ),
         )
         if self.fill_value is not None:
             set_(self, "fill_value", normalize_fill_value(self.fill_value, self.dtype))

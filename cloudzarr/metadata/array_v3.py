@@ -22,7 +22,7 @@ from cloudzarr.errors import (
     UnsupportedFormatError,
 )
 from cloudzarr.metadata.codec_specs import CodecSpec, codecs_to_json, parse_v3_codecs
-from cloudzarr.metadata.dtypes import parse_v3_data_type, v3_data_type_name
+from cloudzarr.metadata.dtypes import normalize_dtype, parse_v3_data_type, v3_data_type_name
 from cloudzarr.metadata.fill_value import (
     encode_fill_value_v3,
     fill_values_equal,
@@ -168,7 +168,7 @@ class ArrayMetadataV3:
                 f"chunk_grid.chunk_shape: {list(self.chunks)} has {len(self.chunks)} dimensions, "
                 f"shape {list(self.shape)} has {len(self.shape)}"
             )
-        set_(self, "dtype", parse_v3_data_type(v3_data_type_name(np.dtype(self.dtype))))
+        set_(self, "dtype", parse_v3_data_type(v3_data_type_name(normalize_dtype(self.dtype))))
         set_(self, "fill_value", normalize_fill_value(self.fill_value, self.dtype))
         set_(
             self,

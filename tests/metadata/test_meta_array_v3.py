@@ -330,3 +330,20 @@ def test_programmatic_construction_is_validated() -> None:
     assert meta.dtype == np.dtype("i4") and meta.fill_value == 0
     assert isinstance(meta.codecs[0], CodecSpec)
     assert hash(meta) == hash(ArrayMetadataV3.from_dict(meta.to_dict()))
+
+
+def test_constructor_accepts_user_spellings_of_dtypes() -> None:
+    meta = ArrayMetadataV3(
+        shape=(2,), dtype=str, chunks=(2,), fill_value=None, codecs=({"name": "vlen-utf8"},)
+    )
+    assert meta.dtype == STRING_DTYPE and meta.fill_value == ""
+    meta = ArrayMetadataV3(
+        shape=(2,),
+        dtype="float64",
+        chunks=(2,),
+        fill_value="NaN",
+        codecs=({"name": "bytes", "configuration": {"endian": "little"}},),
+    )
+    assert meta.dtype == np.dtype("f8") and np.isnan(meta.fill_value)
+    with pytest.raises(UnsupportedDataTypeError):
+        ArrayMetadataV3(shape=(2,), dtype="M8[s]", chunks=(2,), fill_value=0, codecs=())
