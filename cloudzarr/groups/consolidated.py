@@ -18,6 +18,11 @@ Limits, stated plainly:
   seen; :func:`consolidate` rebuilds from the store;
 - a format 2 hierarchy is maintained under the default key ``.zmetadata`` only.
 
+A group opened with consolidated metadata trusts it, as zarr-python does: a node it lists that
+was deleted behind cloudzarr's back is still returned (its chunks read as the fill value), and
+one added behind its back is not seen. Open with ``use_consolidated=False`` to see the store
+itself, or run :func:`consolidate` to bring the document back in line.
+
 :func:`consolidate` walks the store itself, ignoring any consolidated metadata held by nested
 groups (zarr-python trusts those, so a stale grandchild stays stale after re-consolidating the
 root), and rewrites every nested group that holds consolidated metadata along with the root.

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.attributes import Attributes
-from cloudzarr.errors import NodeNotFoundError
 from cloudzarr.groups.async_group import AsyncGroup
 from cloudzarr.groups.info import GroupInfo
 from cloudzarr.storage.base import Store
@@ -211,10 +210,8 @@ class Group:
 
     def get(self, path: str, default: Any = None) -> Any:
         """The member at ``path``, or ``default``."""
-        try:
-            return self[path]
-        except NodeNotFoundError:
-            return default
+        node = sync(self._async_group.get(path))
+        return default if node is None else wrap_node(node)
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and sync(self._async_group.contains(path))
