@@ -112,3 +112,11 @@ def test_groups_pickle() -> None:
     root = cloudzarr.create_group(store, attributes={"p": 1})
     clone = pickle.loads(pickle.dumps(root))
     assert clone.attrs == {"p": 1} and clone.path == ""
+    root.create_array("a/b", shape=(2,), dtype="i1")
+    consolidated = cloudzarr.consolidate_metadata(store)
+    for group in (consolidated, consolidated["a"]):
+        copy = pickle.loads(pickle.dumps(group))
+        assert copy.metadata == group.metadata
+        assert [p for p, _ in copy.members(max_depth=None)] == [
+            p for p, _ in group.members(max_depth=None)
+        ]
