@@ -269,7 +269,7 @@ class Crc32cCodec(BytesBytesCodec):
     def encode(self, data: Buffer) -> Buffer:
         raw = as_uint8(data)
         checksum = _crc32c.crc32c(raw).to_bytes(4, "little")
-        return raw.tobytes() + checksum
+        return b"".join((memoryview(raw), checksum))  # one copy
 
     def decode(self, data: Buffer) -> Buffer:
         raw = as_uint8(data)

@@ -6,6 +6,9 @@ import numcodecs
 import numpy as np
 import pytest
 from codec_zarr_chunks import NUMERIC, sample, zarr_read, zarr_write
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from cloudzarr.codecs import CodecPipeline, V2CodecPipeline
 from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
@@ -145,3 +148,48 @@ def test_string_array_without_vlen_filter_cannot_be_encoded() -> None:
     pipeline = CodecPipeline.from_v2({"id": "zstd", "level": 0}, None, STRING_DTYPE, "C", (2,))
     with pytest.raises(UnsupportedCodecError, match="vlen-utf8"):
         pipeline.encode(np.array(["a", "b"], dtype=object))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=hnp.arrays(
+        dtype=st.sampled_from(
+            [np.dtype(n) for n in ("<i2", ">i4", "<u8", "<f4", ">f8", "<c8", "|b1")]
+        ),
+        shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
+    ),
+    order=st.sampled_from(["C", "F"]),
+    compressor=st.sampled_from(
+        [
+            None,
+            {"id": "zstd", "level": 1},
+            {"id": "blosc", "cname": "lz4", "shuffle": 2},
+            {"id": "zlib", "level": 1},
+        ]
+    ),
+)
+def test_v2_round_trip_any_array(data: np.ndarray, order: str, compressor: Any) -> None:
+    pipeline = CodecPipeline.from_v2(compressor, None, data.dtype, order, data.shape)  # type: ignore[arg-type]
+    raw = pipeline.encode(data)
+    out = pipeline.decode(raw)
+    assert out.dtype == data.dtype and out.shape == data.shape
+    assert np.ascontiguousarray(out).tobytes() == np.ascontiguousarray(data).tobytes()
+    into = np.empty(data.shape, dtype=data.dtype, order=order)  # type: ignore[call-overload]
+    pipeline.decode_into(raw, into)
+    assert np.ascontiguousarray(into).tobytes() == np.ascontiguousarray(data).tobytes()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    strings=st.lists(st.text(st.characters(blacklist_categories=("Cs",))), min_size=1, max_size=12),
+    order=st.sampled_from(["C", "F"]),
+)
+def test_strings_round_trip_both_formats(strings: list[str], order: str) -> None:
+    arr = np.array(strings, dtype=STRING_DTYPE)
+    v2 = CodecPipeline.from_v2(
+        {"id": "zstd", "level": 0}, [{"id": "vlen-utf8"}], STRING_DTYPE, order, arr.shape
+    )  # type: ignore[arg-type]
+    v3 = CodecPipeline.from_v3([{"name": "vlen-utf8"}, {"name": "zstd"}], STRING_DTYPE, arr.shape)
+    for pipeline in (v2, v3):
+        out = pipeline.decode(pipeline.encode(arr))
+        assert out.dtype == STRING_DTYPE and out.tolist() == strings
