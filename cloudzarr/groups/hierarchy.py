@@ -243,14 +243,18 @@ async def create_nodes(
         if "" in nodes:
             await store.delete_dir("")
     plan = _Plan()
-    await asyncio.gather(
+    # return_exceptions: a failed request must not leave sibling creates running unobserved;
+    # every one finishes, then whatever this call created is removed before raising.
+    outcomes = await asyncio.gather(
         *(_create_node(store, p, n, overwrite, plan) for p, n in nodes.items()),
         *(_create_parent(store, p, zarr_format, plan) for p in to_create),
         *(_read_ancestor(store, p, zarr_format, plan) for p in to_read),
+        return_exceptions=True,
     )
-    if plan.conflicts:
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors or plan.conflicts:
         await asyncio.gather(*(store.delete(k) for k in plan.created_keys))
-        raise plan.conflicts[0]
+        raise (errors or plan.conflicts)[0]
     written: dict[str, NodeMetadata] = {**plan.created_parents, **nodes}
     if plan.holders:
         removed = [*also_removed, *(nodes if overwrite else ())]

@@ -203,3 +203,13 @@ async def test_implicit_parents_never_overwrite_existing_groups() -> None:
     await aapi.create_hierarchy(store=store, nodes={"a": GroupMetadataV3()}, overwrite=True)
     assert (await aapi.open_group(store, path="a", mode="r")).attrs == {}
     assert not any(k.startswith("a/b") for k in store._data)
+
+
+async def test_malformed_ancestor_document_fails_cleanly() -> None:
+    from cloudzarr.errors import InvalidMetadataError
+
+    store = MemoryStore()
+    await store.set("zarr.json", b"{broken")
+    with pytest.raises(InvalidMetadataError, match=r"zarr\.json"):
+        await aapi.create_array(store, name="a/b", shape=(1,), dtype="i1")
+    assert sorted(store._data) == ["zarr.json"]  # the created a/ and a/b documents are gone
