@@ -193,3 +193,22 @@ def test_strings_round_trip_both_formats(strings: list[str], order: str) -> None
     for pipeline in (v2, v3):
         out = pipeline.decode(pipeline.encode(arr))
         assert out.dtype == STRING_DTYPE and out.tolist() == strings
+
+
+def test_zero_dimensional_chunks_both_formats() -> None:
+    value = np.array(3.5, dtype="f8")
+    v2 = CodecPipeline.from_v2({"id": "zstd", "level": 0}, None, np.dtype("<f8"), "C", ())
+    v3 = CodecPipeline.from_v3(
+        [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "zstd"}],
+        np.dtype("f8"),
+        (),
+    )
+    for pipeline in (v2, v3):
+        out = pipeline.decode(pipeline.encode(value))
+        assert out.shape == () and out[()] == 3.5
+        into = np.empty((), "f8")
+        pipeline.decode_into(pipeline.encode(value), into)
+        assert into[()] == 3.5
+    written = zarr_write(np.array(7, dtype="i2"), zarr_format=2)
+    assert list(written.chunks) == ["0"]
+    assert CodecPipeline.from_metadata(written.metadata).decode(written.chunks["0"])[()] == 7
