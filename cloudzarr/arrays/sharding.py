@@ -272,12 +272,15 @@ class ShardingCodec(ArrayBytesCodec):
                     encoded[i] = view[int(off) : int(off + n)]
         for proj in self._sub_indexer(selection, extent):
             flat = int(np.ravel_multi_index(proj.chunk_coords, self.chunks_per_shard))
-            part = value[proj.out_selection]
+            part = value[(*proj.out_selection, Ellipsis)]
             old = encoded[flat]
-            if proj.is_complete or old is None:
-                chunk = full_chunk(self.chunk_shape, self.dtype, self.fill_value)
+            if proj.is_complete and part.shape == self.chunk_shape:
+                chunk = part  # a whole inner chunk: encoded straight from the value
             else:
-                chunk = np.array(self._decode_inner(old, key, flat), copy=True)
-            chunk[proj.chunk_selection] = part
+                if proj.is_complete or old is None:
+                    chunk = full_chunk(self.chunk_shape, self.dtype, self.fill_value)
+                else:
+                    chunk = np.array(self._decode_inner(old, key, flat), copy=True)
+                chunk[proj.chunk_selection] = part
             encoded[flat] = self._encode_inner(chunk)
         return self._assemble(encoded)
