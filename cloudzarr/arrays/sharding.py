@@ -272,7 +272,8 @@ class ShardingCodec(ArrayBytesCodec):
                     encoded[i] = view[int(off) : int(off + n)]
         for proj in self._sub_indexer(selection, extent):
             flat = int(np.ravel_multi_index(proj.chunk_coords, self.chunks_per_shard))
-            part = value[(*proj.out_selection, Ellipsis)]
+            region: tuple[Any, ...] = (*proj.out_selection, Ellipsis)
+            part = value[region]
             old = encoded[flat]
             if proj.is_complete and part.shape == self.chunk_shape:
                 chunk = part  # a whole inner chunk: encoded straight from the value
