@@ -221,6 +221,10 @@ class FsspecStore(Store):
         loop = asyncio.get_running_loop()
         task = self._loop_fs.get(loop)
         if task is None or (task.done() and task.exception() is not None):
+            # Forget connections of loops that have closed (their sessions cannot be closed
+            # from here; their finalizers release the sockets).
+            for old in [lp for lp in self._loop_fs if lp.is_closed()]:
+                del self._loop_fs[old]
             # One task per loop, so concurrent first callers share one connection.
             task = loop.create_task(self._open_filesystem())
             self._loop_fs[loop] = task

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from cloudzarr.errors import StoreNotFoundError
+from cloudzarr.errors import (
+    AccessDeniedError,
+    PreconditionFailedError,
+    StoreNotFoundError,
+    ThrottledError,
+)
 from cloudzarr.storage import (
     FsspecStore,
     OffsetByteRequest,
@@ -198,3 +203,29 @@ async def test_one_store_on_two_event_loops(s3_store: S3Store) -> None:
     assert from_background == b"v"
     assert await s3_store.get("k") == b"v"
     await s3_store.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("NoSuchBucket", 404, StoreNotFoundError),
+        ("AccessDenied", 403, AccessDeniedError),
+        ("InvalidAccessKeyId", 403, AccessDeniedError),
+        ("PreconditionFailed", 412, PreconditionFailedError),
+        ("SlowDown", 503, ThrottledError),
+    ],
+)
+def test_error_mapping_names_bucket_and_key(
+    code: str, status: int, expected: type[Exception], s3_storage_options: dict[str, Any]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    store = S3Store("my-bucket", "pre", storage_options=s3_storage_options)
+    response: Any = {
+        "Error": {"Code": code, "Message": f"server says {SECRET}"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    error = store._map_error(ClientError(response, "PutObject"), "a/b", "PutObject")
+    assert isinstance(error, expected)
+    assert "s3://my-bucket/pre/a/b" in str(error)
+    assert SECRET not in str(error)
