@@ -264,11 +264,13 @@ class ShardedChunkIO(ChunkIO):
         return ChunkDecodeError(f"array {self.name!r}: {exc}")
 
     async def read(self, store: Store, key: str, proj: ChunkProjection, out: np.ndarray) -> None:
-        """Read from the shard at ``key``: whole when fully selected, else by byte ranges."""
+        """Read from the shard at ``key``: whole when the selection needs every inner chunk,
+        else the index and the needed inner chunks by byte ranges."""
         target = _region(out, proj.out_selection)
         extent = self._extent(proj.chunk_coords)
         try:
-            if proj.is_complete:
+            if proj.is_complete or self.codec.touches_every_chunk(proj.chunk_selection, extent):
+                # Every inner chunk is needed: one GET of the shard beats 1 + n range requests.
                 data = await store.get(key)
                 if data is None:
                     target[...] = self.fill_value

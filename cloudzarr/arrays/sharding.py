@@ -209,6 +209,11 @@ class ShardingCodec(ArrayBytesCodec):
         # complete when a write covers what exists of them.
         return BasicIndexer(selection, extent, self.chunk_shape)
 
+    def touches_every_chunk(self, selection: tuple[Any, ...], extent: tuple[int, ...]) -> bool:
+        """Whether ``selection`` needs every inner chunk inside ``extent``."""
+        inside = math.prod(-(-e // c) for e, c in zip(extent, self.chunk_shape, strict=True))
+        return self._sub_indexer(selection, extent).nchunks == inside
+
     async def read_into(
         self,
         store: Store,

@@ -56,6 +56,11 @@ async def test_partial_read_fetches_index_then_only_needed_inner_chunks() -> Non
     store.requests.reset()
     np.testing.assert_array_equal(await arr.getitem((slice(0, 8), slice(6, 12))), data[:8, 6:])
     assert store.requests.snapshot() == {"get": 1}
+    # A strided selection needing every inner chunk of a shard also reads it in one GET.
+    store.requests.reset()
+    sel = (slice(0, 8, 2), slice(6, 12, 2))
+    np.testing.assert_array_equal(await arr.getitem(sel), data[sel])
+    assert store.requests.snapshot() == {"get": 1}
 
 
 async def test_partial_read_transfers_only_index_and_inner_chunk_bytes() -> None:
