@@ -99,8 +99,9 @@ class NumcodecsArrayCodec(ArrayArrayCodec):
     def resolve(
         self, dtype: np.dtype[Any], shape: tuple[int, ...]
     ) -> tuple[np.dtype[Any], tuple[int, ...]]:
-        astype = getattr(self.codec, "astype", None)
-        return (np.dtype(astype) if astype is not None else dtype), shape
+        # FixedScaleOffset spells the encoded dtype "astype", AsType "encode_dtype".
+        encoded = getattr(self.codec, "astype", None) or getattr(self.codec, "encode_dtype", None)
+        return (np.dtype(encoded) if encoded is not None else dtype), shape
 
     def encode(self, chunk: np.ndarray) -> np.ndarray:
         out = np.asarray(self.codec.encode(np.ascontiguousarray(chunk)))
@@ -108,7 +109,10 @@ class NumcodecsArrayCodec(ArrayArrayCodec):
 
     def decode(self, chunk: np.ndarray, dtype: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
         out = np.asarray(self.codec.decode(np.ascontiguousarray(chunk)))
-        return out.view(dtype).reshape(shape) if out.dtype != dtype else out.reshape(shape)
+        if out.dtype != dtype:
+            # Raw bytes are reinterpreted; values of another dtype are converted.
+            out = out.view(dtype) if out.dtype == np.uint8 else out.astype(dtype)
+        return out.reshape(shape)
 
 
 # --- array -> bytes ----------------------------------------------------------------------------
