@@ -23,6 +23,7 @@ from cloudzarr.metadata.dtypes import (
     v2_dtype_string,
 )
 from cloudzarr.metadata.fill_value import (
+    canonical_nans,
     default_fill_value,
     encode_fill_value_v2,
     fill_values_equal,
@@ -126,7 +127,8 @@ class ArrayMetadataV2:
             ),
         )
         if self.fill_value is not None:
-            set_(self, "fill_value", normalize_fill_value(self.fill_value, self.dtype))
+            fill = normalize_fill_value(self.fill_value, self.dtype)
+            set_(self, "fill_value", canonical_nans(fill, self.dtype))
         if self.order not in ("C", "F"):
             raise InvalidMetadataError(f"order: must be 'C' or 'F', got {self.order!r}")
         if self.dimension_separator not in (".", "/"):

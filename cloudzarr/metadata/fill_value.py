@@ -5,7 +5,8 @@ A parsed fill value is a numpy scalar of the array's dtype (``np.float32(nan)``,
 ``StringDType``). Zarr v2 also allows ``null`` (no fill value): :func:`parse_fill_value_v2`
 returns ``None`` for it and readers use :func:`default_fill_value` for missing chunks.
 
-JSON encodings (the Zarr v3 spec; zarr-python 3.4.2 uses the same for v2):
+JSON encodings (the Zarr v3 spec; zarr-python 3.4.2 uses the same for v2 except hex floats,
+which its v2 reader refuses: v2 writes every NaN as ``"NaN"`` and keeps no NaN payload):
 
 - bool: ``true`` / ``false``; integers: JSON integers, range-checked against the dtype;
 - floats: a JSON number, ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, or a hex string of the
@@ -28,6 +29,7 @@ from cloudzarr.errors import InvalidMetadataError
 from cloudzarr.metadata.dtypes import is_string_dtype
 
 __all__ = [
+    "canonical_nans",
     "default_fill_value",
     "encode_fill_value_v2",
     "encode_fill_value_v3",
@@ -165,7 +167,26 @@ def parse_fill_value_v2(
     """
     if value is None:
         return None
-    return _parse_json(value, dtype, _where(key, field), lenient=True)
+    return canonical_nans(_parse_json(value, dtype, _where(key, field), lenient=True), dtype)
+
+
+def canonical_nans(value: Any, dtype: np.dtype[Any]) -> Any:
+    """``value`` with any NaN (or NaN part of a complex) replaced by the canonical quiet NaN.
+
+    Zarr v2 fill values go through this: zarr-python's v2 reader refuses hex-encoded floats,
+    so a NaN payload cannot be written to ``.zarray`` and is not kept in v2 metadata.
+    """
+    if value is None or is_string_dtype(dtype) or dtype.kind not in "fc":
+        return value
+    native = _native(dtype)
+    if dtype.kind == "f":
+        return native.type(np.nan) if np.isnan(value) else value
+    real = np.nan if np.isnan(value.real) else value.real
+    imag = np.nan if np.isnan(value.imag) else value.imag
+    out = np.zeros((), dtype=native)
+    out.real = real
+    out.imag = imag
+    return out[()]
 
 
 def _encode_float(value: Any, dtype: np.dtype[Any]) -> Any:
@@ -200,10 +221,11 @@ def encode_fill_value_v3(value: Any, dtype: np.dtype[Any]) -> Any:
 
 
 def encode_fill_value_v2(value: Any, dtype: np.dtype[Any]) -> Any:
-    """Encode a parsed fill value (or ``None``) as v2 JSON, the way zarr-python 3.4.2 does."""
+    """Encode a parsed fill value (or ``None``) as v2 JSON, the way zarr-python 3.4.2 does
+    (any NaN as ``"NaN"``: its v2 reader refuses hex floats)."""
     if value is None:
         return None
-    return encode_fill_value_v3(value, dtype)
+    return encode_fill_value_v3(canonical_nans(value, dtype), dtype)
 
 
 def normalize_fill_value(

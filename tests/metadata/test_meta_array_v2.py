@@ -214,3 +214,21 @@ def test_copies_and_immutability() -> None:
     assert meta.dimension_names is None and meta.zarr_format == 2 and meta.node_type == "array"
     with pytest.raises(AttributeError):
         meta.order = "F"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "fill"),
+    [
+        ("<f4", np.frombuffer(bytes.fromhex("0100c07f"), "<f4")[0]),
+        ("<f8", -np.inf),
+        ("<c16", [np.nan, 2]),
+    ],
+)
+def test_zarr_python_reads_our_special_fill_values(dtype: str, fill: Any) -> None:
+    meta = ArrayMetadataV2(shape=(2,), dtype=np.dtype(dtype), chunks=(2,), fill_value=fill)
+    store = zarr.storage.MemoryStore()
+    proto = zarr.core.buffer.default_buffer_prototype()
+    for name, raw in meta.to_documents().items():
+        store._store_dict[f"x/{name}"] = proto.buffer.from_bytes(raw)
+    arr = zarr.open_array(store, path="x", mode="r")
+    assert fill_values_equal(np.asarray(arr.fill_value).astype(meta.dtype)[()], meta.fill_value)

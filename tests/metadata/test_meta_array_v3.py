@@ -347,3 +347,29 @@ def test_constructor_accepts_user_spellings_of_dtypes() -> None:
     assert meta.dtype == np.dtype("f8") and np.isnan(meta.fill_value)
     with pytest.raises(UnsupportedDataTypeError):
         ArrayMetadataV3(shape=(2,), dtype="M8[s]", chunks=(2,), fill_value=0, codecs=())
+
+
+@pytest.mark.parametrize(
+    ("dtype", "fill"),
+    [
+        ("float32", "0x7fc00001"),
+        ("float32", "0xffc00000"),
+        ("float64", "-Infinity"),
+        ("complex64", ["0x7fc00001", 1.0]),
+        ("float64", -0.0),
+        ("uint64", 2**64 - 1),
+    ],
+)
+def test_zarr_python_reads_our_special_fill_values(dtype: str, fill: Any) -> None:
+    meta = ArrayMetadataV3(
+        shape=(2,),
+        dtype=np.dtype(dtype),
+        chunks=(2,),
+        fill_value=fill,
+        codecs=({"name": "bytes", "configuration": {"endian": "little"}},),
+    )
+    store = zarr.storage.MemoryStore()
+    proto = zarr.core.buffer.default_buffer_prototype()
+    store._store_dict["x/zarr.json"] = proto.buffer.from_bytes(meta.to_documents()["zarr.json"])
+    arr = zarr.open_array(store, path="x", mode="r")
+    assert fill_values_equal(np.asarray(arr.fill_value).astype(meta.dtype)[()], meta.fill_value)

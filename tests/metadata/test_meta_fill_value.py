@@ -245,3 +245,14 @@ def test_integers_in_range_round_trip_and_out_of_range_fail(value: int, name: st
 @given(st.text())
 def test_string_round_trip(value: str) -> None:
     assert parse_fill_value_v3(encode_fill_value_v3(value, STRING_DTYPE), STRING_DTYPE) == value
+
+
+def test_v2_writes_nan_payloads_as_plain_nan_for_zarr_python() -> None:
+    # zarr-python's v2 reader refuses "0x..." fill values; v2 keeps no NaN payload.
+    dtype = np.dtype("<f4")
+    parsed = parse_fill_value_v2("0x7fc00001", dtype)
+    assert fill_values_equal(parsed, np.float32(np.nan))
+    odd = np.frombuffer(bytes.fromhex("0100c0ff"), "<f4")[0]
+    assert encode_fill_value_v2(odd, dtype) == "NaN"
+    pair = np.array(complex(odd, 1), dtype="c8")[()]
+    assert encode_fill_value_v2(pair, np.dtype("c8")) == ["NaN", 1.0]
