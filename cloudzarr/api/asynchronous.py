@@ -177,7 +177,7 @@ def _normalized_nodes(nodes: Mapping[str, NodeMetadata]) -> dict[str, NodeMetada
 
 def _wrap(store: Store, path: str, meta: NodeMetadata) -> AsyncArray | AsyncGroup:
     if meta.node_type == "group":
-        return AsyncGroup(store, path, meta)  # type: ignore[arg-type]
+        return AsyncGroup(store, path, meta)
     return make_array(store, path, meta)
 
 
@@ -329,6 +329,6 @@ async def open(
         return await open_group(st, path=norm, mode="a", zarr_format=zarr_format, **kwargs)
     if meta.node_type == "group":
         if meta.zarr_format == 3:  # zarr.json already carries any consolidated metadata
-            return AsyncGroup(st, norm, meta)  # type: ignore[arg-type]
+            return AsyncGroup(st, norm, meta)
         return await AsyncGroup.open(st, norm, zarr_format=2)  # picks up .zmetadata
     return make_array(st, norm, meta)
