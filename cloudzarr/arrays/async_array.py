@@ -26,6 +26,7 @@ from cloudzarr.errors import (
     ContainsArrayError,
     ContainsGroupError,
     NodeTypeError,
+    ReadOnlyError,
 )
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
@@ -380,11 +381,15 @@ class AsyncArray:
         ------
         ArrayShapeError
             ``value`` does not broadcast to the selection's shape, or its dtype cannot be
-            cast to the array's under numpy's ``same_kind`` rule.
+            cast to the array's under numpy's ``same_kind`` rule (integers of the other
+            signedness or a narrower width are accepted when every value fits).
         IndexingError
             An index is out of bounds or not supported.
+        ReadOnlyError
+            The store is read-only (raised before anything is read or written).
         """
-        self._store._check_writable(self._chunk_key([0] * self.ndim))
+        if self._store.read_only:
+            raise ReadOnlyError(f"array {self.name!r}: cannot write, {self._store!r} is read-only")
         indexer = BasicIndexer(selection, self.shape, self._metadata.chunks)
         value = self._prepare_value(value, indexer.shape)
         if indexer.nchunks == 0:
