@@ -135,3 +135,79 @@ def test_v2_round_trip(data: Any) -> None:
     )
     assert ArrayMetadataV2.from_dict(meta.to_dict(), attributes=meta.attributes) == meta
     assert pickle.loads(pickle.dumps(meta)) == meta
+
+
+def _zarr_open(documents: dict[str, bytes]) -> Any:
+    import warnings
+
+    import zarr
+
+    store = zarr.storage.MemoryStore()
+    proto = zarr.core.buffer.default_buffer_prototype()
+    for name, raw in documents.items():
+        store._store_dict[f"x/{name}"] = proto.buffer.from_bytes(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return zarr.open_array(store, path="x", mode="r")
+
+
+def _same_fill(theirs: Any, ours: Any, dtype: np.dtype) -> bool:
+    if dtype == STRING_DTYPE:
+        return bool(theirs == ours)
+    return np.asarray(theirs).astype(dtype).tobytes() == np.asarray(ours).astype(dtype).tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_zarr_python_reads_any_v3_metadata_we_write(data: Any) -> None:
+    dtype = data.draw(st.sampled_from(DTYPES))
+    shape, chunks = data.draw(shapes_and_chunks())
+    ndim = len(shape)
+    attrs = data.draw(attributes)
+    names = data.draw(st.none() | st.lists(st.text(max_size=4), min_size=ndim, max_size=ndim))
+    meta = ArrayMetadataV3(
+        shape=shape,
+        dtype=dtype,
+        chunks=chunks,
+        fill_value=normalize_fill_value(data.draw(fill_values(dtype)), dtype),
+        codecs=normalize_v3_codecs(compressors=data.draw(COMPRESSORS), dtype=dtype, ndim=ndim),
+        attributes=attrs,
+        dimension_names=names,
+    )
+    arr = _zarr_open(meta.to_documents())
+    assert arr.shape == shape and arr.chunks == chunks
+    assert arr.dtype == dtype
+    assert _same_fill(arr.fill_value, meta.fill_value, dtype)
+    assert arr.attrs.asdict() == json.loads(json.dumps(attrs))
+    assert arr.metadata.dimension_names == (None if names is None else tuple(names))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_zarr_python_reads_any_v2_metadata_we_write(data: Any) -> None:
+    dtype = data.draw(st.sampled_from(DTYPES))
+    shape, chunks = data.draw(shapes_and_chunks())
+    attrs = data.draw(attributes)
+    compressor = data.draw(COMPRESSORS)
+    if isinstance(compressor, list):
+        compressor = compressor[0]
+    meta = ArrayMetadataV2(
+        shape=shape,
+        dtype=dtype,
+        chunks=chunks,
+        fill_value=data.draw(st.none() | fill_values(dtype)),
+        order=data.draw(st.sampled_from(["C", "F"])),
+        compressor=normalize_v2_compressor(compressor, dtype),
+        filters=normalize_v2_filters("auto", dtype),
+        attributes=attrs,
+    )
+    arr = _zarr_open(meta.to_documents())
+    assert arr.shape == shape and arr.chunks == chunks
+    assert arr.dtype == dtype
+    if meta.fill_value is None:
+        assert arr.fill_value is None or _same_fill(
+            arr.fill_value, meta.effective_fill_value, dtype
+        )
+    else:
+        assert _same_fill(arr.fill_value, meta.fill_value, dtype)
+    assert arr.attrs.asdict() == json.loads(json.dumps(attrs))
