@@ -57,6 +57,9 @@ class _Walk:
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.pending = 0
         self.tasks: set[asyncio.Task[None]] = set()
+        # Backpressure: a group with a million children must not become a million tasks at
+        # once. Child fetches never wait for a slot themselves, so this cannot deadlock.
+        self.slots = asyncio.Semaphore(max(1024, 16 * store.limiter.size))
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.pending += 1
@@ -79,9 +82,16 @@ class _Walk:
         async for name in self.store.list_dir(join_path(self.root, rel)):
             if name in RESERVED_NAMES:
                 continue
+            await self.slots.acquire()
             self.spawn(self.fetch_child(join_path(rel, name), depth))
 
     async def fetch_child(self, rel: str, depth: int) -> None:
+        try:
+            await self._fetch_child(rel, depth)
+        finally:
+            self.slots.release()
+
+    async def _fetch_child(self, rel: str, depth: int) -> None:
         full = join_path(self.root, rel)
         node: NodeMetadata | None
         if self.zarr_format == 3:

@@ -121,3 +121,18 @@ async def test_error_in_a_child_document_names_the_path() -> None:
     group = await AsyncGroup.open(store)
     with pytest.raises(InvalidMetadataError, match=r"g1/h0/zarr\.json"):
         _ = [p async for p, _ in group.members(max_depth=None)]
+
+
+async def test_wide_group_beyond_the_task_budget_is_found_completely() -> None:
+    from cloudzarr.arrays import build_array_metadata
+
+    inner = MemoryStore(concurrency=4)  # task budget: max(1024, 16 * 4) = 1024 children
+    arr = build_array_metadata(shape=(1,), dtype="i1")
+    await aapi.create_hierarchy(store=inner, nodes={f"a{i}": arr for i in range(2500)})
+    store = LatencyStore(inner, latency=0.0005)
+    group = await AsyncGroup.open(store, zarr_format=3)
+    inner.requests.reset()
+    found = {p async for p, _ in group.members(max_depth=None)}
+    assert found == {f"a{i}" for i in range(2500)}
+    assert inner.requests.snapshot() == {"get": 2500, "list_dir": 1}
+    assert store.limiter.peak_in_flight <= 4
