@@ -328,3 +328,17 @@ def test_bad_concurrency_environment_is_refused(
         monkeypatch.setenv(backend_env, raw)
         with pytest.raises(ValueError, match=backend_env):
             _rebuild(any_store, concurrency=None)
+
+
+# --- close ---------------------------------------------------------------------------------
+
+
+async def test_store_is_usable_after_close(any_store: Store) -> None:
+    await any_store.set("k", b"before")
+    await any_store.close()
+    assert await any_store.get("k") == b"before"  # reconnects on demand
+    await any_store.set("k", b"after")
+    await any_store.close()
+    await any_store.close()  # closing twice is harmless
+    assert [k async for k in any_store.list()] == ["k"]
+    assert await any_store.get("k") == b"after"
