@@ -175,6 +175,7 @@ class ArrayMetadataV3:
             "codecs",
             parse_v3_codecs(list(self.codecs), dtype=self.dtype, ndim=len(self.shape)),
         )
+        _check_shard_shape(self.codecs, self.chunks, "codecs")
         set_(self, "attributes", deep_freeze(dict(self.attributes)))
         if self.dimension_names is not None:
             names = tuple(self.dimension_names)
@@ -314,6 +315,7 @@ class ArrayMetadataV3:
         codecs = parse_v3_codecs(
             doc["codecs"], dtype=dtype, ndim=len(shape), where=_where(key, "codecs")
         )
+        _check_shard_shape(codecs, chunks, _where(key, "codecs"))
         attributes = doc.get("attributes", {})
         if attributes is None:
             attributes = {}
@@ -369,6 +371,18 @@ class ArrayMetadataV3:
 
     def __hash__(self) -> int:
         return hash((self.shape, str(self.dtype), self.chunks, self.codecs))
+
+
+def _check_shard_shape(codecs: tuple[CodecSpec, ...], chunks: tuple[int, ...], where: str) -> None:
+    """A shard (the grid's chunk) must hold a whole number of inner chunks in every dimension."""
+    for codec in codecs:
+        if codec.name == "sharding_indexed":
+            inner = tuple(codec.configuration["chunk_shape"])
+            if any(c % i for c, i in zip(chunks, inner, strict=True)):
+                raise InvalidMetadataError(
+                    f"{where}: sharding_indexed chunk_shape {list(inner)} does not divide the "
+                    f"shard shape {list(chunks)}"
+                )
 
 
 def _trusted[T](cls: type[T], **fields: Any) -> T:

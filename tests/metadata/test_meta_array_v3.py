@@ -267,6 +267,10 @@ def test_sharding_codec_is_parsed_with_nested_specs() -> None:
     assert [c.name for c in shard.configuration["index_codecs"]] == ["bytes", "crc32c"]
     assert shard.configuration["index_location"] == "end"
     assert meta.to_dict() == doc
+    uneven = copy.deepcopy(doc)
+    uneven["codecs"][0]["configuration"]["chunk_shape"] = [3, 2]
+    with pytest.raises(InvalidMetadataError, match=r"zarr\.json: codecs: .*does not divide"):
+        ArrayMetadataV3.from_dict(uneven, key=KEY)
     bad = copy.deepcopy(doc)
     bad["codecs"][0]["configuration"]["codecs"].append({"name": "nope"})
     with pytest.raises(UnsupportedCodecError, match="nope"):
