@@ -61,6 +61,8 @@ def _array_cached(zarr_format: int, doc: Mapping[str, Any], attributes: Any, par
         attributes = {}
     if not isinstance(attributes, Mapping):
         return parse()  # let the real parser raise its error
+    if not attributes and not cached.attributes:
+        return cached  # frozen and identical: share it
     # The cached instance was validated; only the attributes differ. A shallow copy with the
     # attributes swapped skips re-validating an identical layout (frozen: set via object).
     result = copy.copy(cached)
