@@ -140,14 +140,16 @@ async def test_in_memory_group_sees_its_own_writes() -> None:
     assert [k async for k in group.keys()] == ["fresh"]  # noqa: SIM118
 
 
-async def test_reconsolidating_root_ignores_stale_nested_metadata() -> None:
+@pytest.mark.parametrize("zarr_format", [2, 3])
+async def test_reconsolidating_root_ignores_stale_nested_metadata(zarr_format: int) -> None:
     store = MemoryStore()
-    await build(store, outer=1, inner=1, arrays=1)
+    await build(store, outer=1, inner=1, arrays=1, zarr_format=zarr_format)
     await aapi.consolidate_metadata(store, "g0/h0")  # grandchild holder
     await aapi.consolidate_metadata(store)
     # Another tool (not cloudzarr) adds an array below the grandchild: both are now stale.
-    arr_doc = store._data["g0/h0/a0/zarr.json"]
-    await store.set("g0/h0/extra/zarr.json", arr_doc)
+    doc = "zarr.json" if zarr_format == 3 else ".zarray"
+    await store.set(f"g0/h0/extra/{doc}", store._data[f"g0/h0/a0/{doc}"])
+    assert "g0/h0/extra" not in await consolidated_paths(store)
     await aapi.consolidate_metadata(store)
     assert "g0/h0/extra" in await consolidated_paths(store)
     assert "extra" in await consolidated_paths(store, "g0/h0")
