@@ -17,7 +17,7 @@ from numcodecs.abc import Codec as Numcodec
 from cloudzarr.codecs.base import Buffer, as_uint8
 from cloudzarr.errors import ChunkDecodeError
 
-__all__ = ["DIRECT_CODEC_IDS", "CheckedNumcodec", "decoded_nbytes"]
+__all__ = ["DIRECT_CODEC_IDS", "CheckedNumcodec", "check_announced", "decoded_nbytes"]
 
 #: numcodecs codec ids whose ``decode(..., out=)`` fills ``out`` without an intermediate copy.
 DIRECT_CODEC_IDS = frozenset({"zstd", "blosc", "lz4"})
@@ -57,6 +57,20 @@ def decoded_nbytes(codec_id: str, data: Buffer) -> int | None:
     return None
 
 
+def check_announced(codec_id: str, announced: int | None, expected: int) -> None:
+    """Raise unless a frame announcing ``announced`` bytes can decode to ``expected`` bytes.
+
+    A zstd header gives the size of its first frame only (numcodecs decodes concatenated
+    frames), so a smaller zstd figure is not conclusive; anything larger is wrong for sure, and
+    refusing it early avoids allocating whatever a corrupt header claims.
+    """
+    if announced is None or announced == expected:
+        return
+    if codec_id == "zstd" and announced < expected:
+        return
+    raise ChunkDecodeError(f"codec {codec_id}: frame holds {announced} bytes, expected {expected}")
+
+
 class CheckedNumcodec(Numcodec):
     """A numcodecs codec whose ``decode(buf, out=...)`` fills ``out`` exactly or fails.
 
@@ -84,11 +98,8 @@ class CheckedNumcodec(Numcodec):
             raise ValueError("decode(out=...) needs a contiguous output array")
         dest = as_uint8(out) if isinstance(out, np.ndarray) else np.frombuffer(out, np.uint8)
         announced = decoded_nbytes(self.codec_id, buf)
-        if announced is not None:
-            if announced != dest.size:
-                raise ChunkDecodeError(
-                    f"codec {self.codec_id}: frame holds {announced} bytes, expected {dest.size}"
-                )
+        check_announced(self.codec_id, announced, dest.size)
+        if announced == dest.size:
             self.codec.decode(buf, out=out)
             return out
         decoded = as_uint8(self.codec.decode(buf))

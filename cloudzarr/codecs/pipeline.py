@@ -51,7 +51,12 @@ from cloudzarr.codecs.base import (
     BytesBytesCodec,
     as_uint8,
 )
-from cloudzarr.codecs.direct import DIRECT_CODEC_IDS, CheckedNumcodec, decoded_nbytes
+from cloudzarr.codecs.direct import (
+    DIRECT_CODEC_IDS,
+    CheckedNumcodec,
+    check_announced,
+    decoded_nbytes,
+)
 from cloudzarr.codecs.v3 import (
     BytesCodec,
     NumcodecsBytesCodec,
@@ -203,7 +208,11 @@ class CodecPipeline:
 
 def _decode_direct(codec: Numcodec, name: str, data: Buffer, out: np.ndarray) -> bool:
     """Decompress ``data`` into C-contiguous ``out`` if the frame's size matches exactly."""
-    if codec.codec_id not in DIRECT_CODEC_IDS or decoded_nbytes(codec.codec_id, data) != out.nbytes:
+    if codec.codec_id not in DIRECT_CODEC_IDS:
+        return False
+    announced = decoded_nbytes(codec.codec_id, data)
+    check_announced(codec.codec_id, announced, out.nbytes)
+    if announced != out.nbytes:
         return False
     try:
         codec.decode(data, out=out.reshape(-1).view(np.uint8))
@@ -288,8 +297,15 @@ class V3CodecPipeline(CodecPipeline):
 
     def decode(self, data: Buffer, chunk_shape: Sequence[int] | None = None) -> np.ndarray:
         shape = self._shape(chunk_shape)
-        raw = self.bytes_chain.decode(data)
         layers = self._layers(shape)
+        chain = self.bytes_chain.codecs
+        if len(chain) == 1 and isinstance(chain[0], NumcodecsBytesCodec):
+            # Refuse a frame announcing the wrong size before numcodecs allocates for it.
+            expected = self.array_bytes.encoded_size(*layers[-1])
+            if expected is not None:
+                codec_id = chain[0].codec.codec_id
+                check_announced(codec_id, decoded_nbytes(codec_id, data), expected)
+        raw = self.bytes_chain.decode(data)
         try:
             arr = self.array_bytes.decode(raw, *layers[-1])
         except Exception as exc:

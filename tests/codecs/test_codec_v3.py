@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numcodecs
 import numpy as np
 import pytest
 import zarr.codecs as zc
@@ -402,3 +403,36 @@ def test_numcodecs_decode_into_a_larger_buffer_is_refused(codec: dict[str, Any])
         inner.decode(raw, out=np.empty(11, "f4"))
     with pytest.raises(ValueError, match="contiguous"):
         inner.decode(raw, out=np.empty(20, "f4")[::2])
+
+
+def test_concatenated_zstd_frames_still_decode() -> None:
+    # numcodecs decodes multi-frame zstd; the size checks must not refuse such chunks.
+    pipeline = CodecPipeline.from_v3(
+        [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "zstd"}],
+        np.dtype("u1"),
+        (150,),
+    )
+    zstd = numcodecs.Zstd()
+    data = np.arange(150, dtype="u1")
+    raw = zstd.encode(data[:100]) + zstd.encode(data[100:])
+    np.testing.assert_array_equal(pipeline.decode(raw), data)
+    out = np.empty(150, "u1")
+    pipeline.decode_into(raw, out)
+    np.testing.assert_array_equal(out, data)
+    inner = pipeline.bytes_chain.codecs[0].codec  # type: ignore[attr-defined]
+    out2 = np.empty(150, "u1")
+    inner.decode(raw, out=out2)
+    np.testing.assert_array_equal(out2, data)
+
+
+def test_frame_announcing_too_much_is_refused_before_decompressing() -> None:
+    pipeline = CodecPipeline.from_v3(
+        [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "zstd"}],
+        np.dtype("u1"),
+        (10,),
+    )
+    raw = numcodecs.Zstd().encode(np.zeros(1000, "u1"))
+    with pytest.raises(ChunkDecodeError, match="zstd: frame holds 1000 bytes, expected 10"):
+        pipeline.decode(raw)
+    with pytest.raises(ChunkDecodeError, match="frame holds 1000 bytes"):
+        pipeline.decode_into(raw, np.empty(10, "u1"))
