@@ -415,6 +415,11 @@ class V2CodecPipeline(CodecPipeline):
     def decode(self, data: Buffer, chunk_shape: Sequence[int] | None = None) -> np.ndarray:
         shape = self._shape(chunk_shape)
         out: Any = data
+        if self.compressor is not None and not self.filters and not self._strings:
+            # Refuse a frame announcing the wrong size before numcodecs allocates for it.
+            expected = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
+            codec_id = self.compressor.codec_id
+            check_announced(codec_id, decoded_nbytes(codec_id, data), expected)
         if self.compressor is not None:
             try:
                 if self.compressor.codec_id == "blosc":

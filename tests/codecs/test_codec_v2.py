@@ -212,3 +212,12 @@ def test_zero_dimensional_chunks_both_formats() -> None:
     written = zarr_write(np.array(7, dtype="i2"), zarr_format=2)
     assert list(written.chunks) == ["0"]
     assert CodecPipeline.from_metadata(written.metadata).decode(written.chunks["0"])[()] == 7
+
+
+def test_v2_frame_announcing_too_much_is_refused() -> None:
+    pipeline = CodecPipeline.from_v2(
+        {"id": "blosc", "cname": "lz4"}, None, np.dtype("<i4"), "C", (4,)
+    )
+    raw = numcodecs.Blosc(cname="lz4").encode(np.zeros(1000, "<i4"))
+    with pytest.raises(ChunkDecodeError, match="blosc: frame holds 4000 bytes, expected 16"):
+        pipeline.decode(raw)
