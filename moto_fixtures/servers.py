@@ -187,6 +187,7 @@ def _run_process(
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 env={**os.environ, **(env or {})},
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             raise ServerStartError(f"{name} could not be started ({command[0]}): {exc}") from exc
@@ -195,6 +196,20 @@ def _run_process(
             yield proc
         finally:
             _kill_group(proc)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when the parent dies.
+
+    Without this a test run killed by a signal (no fixture teardown) leaves emulators running.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _wait_ready(name: str, proc: subprocess.Popen[bytes], url: str, log: IO[bytes]) -> None:
