@@ -33,15 +33,26 @@ def run_interruptibly[T](coro: Coroutine[Any, Any, T]) -> T:
             done.set_exception(exc)
 
     loop.call_soon_threadsafe(lambda: started.set_result(loop.create_task(runner())))
-    task = started.result()
+    task = _wait(started)
     try:
-        return done.result()
+        return _wait(done)
     except KeyboardInterrupt:
         loop.call_soon_threadsafe(task.cancel)
         # The task's own finally blocks (the clean-up) run now; wait for them.
         with _interrupts_deferred(), contextlib.suppress(BaseException):
-            done.result()
+            _wait(done)
         raise
+
+
+def _wait[R](future: concurrent.futures.Future[R]) -> R:
+    # A signal may be delivered to any thread of the process; a main thread blocked in one
+    # long lock wait would then never run the Python handler. Waking a few times a second lets
+    # Ctrl-C and SIGTERM take effect promptly.
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except concurrent.futures.TimeoutError:
+            continue
 
 
 @contextlib.contextmanager
@@ -60,7 +71,12 @@ def _interrupts_deferred() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C (main thread only)."""
+    """Within the block, Ctrl-C and SIGTERM raise KeyboardInterrupt (main thread only).
+
+    SIGINT's handler is installed explicitly: a process started in the background by a
+    non-interactive shell inherits SIGINT as ignored, and the bench must still clean up when
+    sent one.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -68,8 +84,10 @@ def sigterm_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_term = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
