@@ -96,12 +96,15 @@ def _service_client(options: dict[str, Any], hook: Any) -> Any:
     """
     from azure.storage.blob.aio import BlobServiceClient
 
+    # The SDK reads a blob in 32 MiB requests by default; one request up to 1 GiB keeps a
+    # whole-chunk read at one round trip.
+    client_options: dict[str, Any] = {"raw_request_hook": hook, "max_single_get_size": 1 << 30}
     env = os.environ
     connection_string = options.get("connection_string") or env.get(
         "AZURE_STORAGE_CONNECTION_STRING"
     )
     if connection_string:
-        return BlobServiceClient.from_connection_string(connection_string, raw_request_hook=hook)
+        return BlobServiceClient.from_connection_string(connection_string, **client_options)
     account = options.get("account_name") or env.get("AZURE_STORAGE_ACCOUNT_NAME")
     if not account:
         raise StoreError(
@@ -127,7 +130,7 @@ def _service_client(options: dict[str, Any], hook: Any) -> Any:
             credential = DefaultAzureCredential()
     if isinstance(credential, str):
         credential = {"account_name": account, "account_key": credential}
-    return BlobServiceClient(account_url=url, credential=credential, raw_request_hook=hook)
+    return BlobServiceClient(account_url=url, credential=credential, **client_options)
 
 
 @dataclass

@@ -415,8 +415,15 @@ class FsspecStore(Store):
         except Exception as exc:
             raise self._error(exc, prefix) from None
 
+    def _forget_listings(self, base: str) -> None:
+        # Async filesystems are opened with the listings cache off; a sync one handed in may
+        # cache (its dircache), so drop what it holds for this folder before listing it.
+        if not self._is_async and self._template is not None:
+            self._template.invalidate_cache(base or None)
+
     async def _list_prefix_pages(self, prefix: str) -> AsyncIterator[list[str]]:
         base = self._dir(prefix)
+        self._forget_listings(base)
         try:
             found = await self._call("find", base or self._template.root_marker)
         except FileNotFoundError:
@@ -430,6 +437,7 @@ class FsspecStore(Store):
 
     async def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
         base = self._dir(prefix)
+        self._forget_listings(base)
         try:
             names = await self._call("ls", base or (self._template.root_marker or ""), detail=False)
         except (FileNotFoundError, NotADirectoryError):

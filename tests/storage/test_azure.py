@@ -191,3 +191,12 @@ def test_concurrency_from_environment(
 ) -> None:
     monkeypatch.setenv("CLOUDZARR_AZURE_CONCURRENCY", "9")
     assert AzureStore("cont", storage_options=azure_storage_options).limiter.size == 9
+
+
+async def test_blob_above_the_sdk_chunk_size_is_one_request(azure_store: AzureStore) -> None:
+    # The SDK would read 32 MiB per request; the store raises that to 1 GiB.
+    value = bytes(range(256)) * (40 * 4096)  # 40 MiB
+    await azure_store.set("big", value)
+    azure_store.requests.reset()
+    assert await azure_store.get("big") == value
+    assert azure_store.requests.snapshot() == {"GetBlob": 1}
