@@ -107,3 +107,36 @@ def test_demo_on_a_url_removes_its_dataset(tmp_path: Path) -> None:
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
     # Local requests are counted per operation: one get for the consolidated open.
     assert _kinds(_row(done.stdout, "open + list, consolidated")[3]) == {"get": 1}
+
+
+def test_interrupted_demo_leaves_no_server(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cloudzarr.tools.cli", "demo"],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            # Mid-run: the server is up and the dataset is being written.
+            while "dataset at" not in log_path.read_text():
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.02)  # polling the log, not synchronisation
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    out = log_path.read_text()
+    assert proc.returncode == 130, out
+    match = re.search(r"embedded moto S3 server at http://127\.0\.0\.1:(\d+)", out)
+    assert match, out
+    assert _moto_processes(int(match.group(1))) == []
