@@ -78,13 +78,6 @@ class StoreWrapper(Store):
         # No "concurrency": a wrapper has no limiter of its own to configure.
         return {**self._config(), "read_only": self._read_only}
 
-    def __copy__(self) -> Self:
-        # Store.__reduce__ rebuilds from configuration (fresh state), which copy.copy would use;
-        # a copy of a wrapper must share its state (the measurements, the random draws).
-        view = object.__new__(type(self))
-        view.__dict__.update(self.__dict__)
-        return view
-
     def with_read_only(self, read_only: bool = True) -> Self:
         """A view sharing this wrapper's state, read-only if asked or if the inner store is."""
         view = copy.copy(self)
