@@ -22,6 +22,7 @@ Atomic create (``set_if_not_exists``) uses, by filesystem:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import threading
@@ -61,6 +62,27 @@ _NATIVE_CREATE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "a
 
 #: Serialises create on fsspec's in-process memory filesystem (shared by every instance).
 _MEMORY_CREATE_LOCK = threading.Lock()
+
+#: Stores that have opened connections, closed at interpreter exit (see _close_at_exit).
+_CONNECTED: weakref.WeakSet[FsspecStore] = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    """Close connections still open on running loops (the sync API's background loop).
+
+    atexit runs while daemon threads still run, so their loops can close their sessions;
+    without this aiohttp reports "Unclosed client session" at every exit.
+    """
+    for store in list(_CONNECTED):
+        for loop, task in list(store._loop_fs.items()):
+            if not loop.is_running() or not task.done() or task.exception() is not None:
+                continue
+            future = asyncio.run_coroutine_threadsafe(store._close_filesystem(task.result()), loop)
+            with contextlib.suppress(Exception):
+                future.result(timeout=2)
+
+
+atexit.register(_close_at_exit)
 
 
 def _first_protocol(fs: Any) -> str:
@@ -228,6 +250,7 @@ class FsspecStore(Store):
             # One task per loop, so concurrent first callers share one connection.
             task = loop.create_task(self._open_filesystem())
             self._loop_fs[loop] = task
+            _CONNECTED.add(self)
         return await asyncio.shield(task)
 
     async def _open_filesystem(self) -> Any:
