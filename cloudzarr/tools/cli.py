@@ -58,7 +58,6 @@ def embedded_s3(proxy_delay: float = 0.0, *, bucket: str = "cloudzarr-bench") ->
     aiohttp, HTTP on a socket) as against a real bucket: the figures show object-store
     behaviour, minus a real network. Everything started is stopped on exit.
     """
-    from cloudzarr.tools.proxy import run_latency_proxy
     import importlib.util
 
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("s3fs") is None:
@@ -66,6 +65,7 @@ def embedded_s3(proxy_delay: float = 0.0, *, bucket: str = "cloudzarr-bench") ->
             'the embedded S3 server needs moto and s3fs: pip install "moto[server]" '
             '"cloudzarr[s3]", or give a store URL'
         )
+    from cloudzarr.tools.proxy import run_latency_proxy
     from moto_fixtures.servers import run_moto_server
 
     with run_moto_server() as server:
