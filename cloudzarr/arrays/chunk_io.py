@@ -26,7 +26,7 @@ from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.indexing import ChunkProjection
 from cloudzarr.arrays.sharding import ShardingCodec
 from cloudzarr.codecs.pipeline import CodecPipeline
-from cloudzarr.errors import ChunkDecodeError
+from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.metadata.dtypes import is_string_dtype
@@ -232,8 +232,6 @@ class ShardedChunkIO(ChunkIO):
         spec = metadata.sharding
         assert spec is not None
         if len(metadata.codecs) != 1:
-            from cloudzarr.errors import UnsupportedCodecError
-
             raise UnsupportedCodecError(
                 f"array {self.name!r}: codecs: sharding_indexed must be the only codec, got "
                 f"{[c.name for c in metadata.codecs]}"
