@@ -129,21 +129,19 @@ class S3Store(FsspecStore):
         read_only: bool = False,
         concurrency: int | None = None,
     ) -> None:
-        from s3fs import S3FileSystem
-
         if not bucket or "/" in bucket:
             raise StoreError(f"invalid S3 bucket name {bucket!r}")
         self._bucket = bucket
         self._prefix = normalize_prefix(prefix)
         self._options = dict(storage_options or {})
-        template = S3FileSystem(**self._options, skip_instance_cache=True, asynchronous=True)
-        super().__init__(
-            template,
+        # No filesystem is built here: each event loop gets its own when first used.
+        self._init_cloud(
+            "s3",
             join_key(bucket, self._prefix),
+            self._options,
             read_only=read_only,
             concurrency=concurrency,
         )
-        self.supports_atomic_create = True  # type: ignore[misc]
 
     @classmethod
     def from_url(
