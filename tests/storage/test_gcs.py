@@ -76,18 +76,17 @@ async def test_exists_getsize_delete_are_one_request_each(gcs_store: GCSStore) -
     assert gcs_store.requests.snapshot() == {"GET metadata": 2, "DELETE object": 1}
 
 
-async def test_list_dir_of_1100_prefixes(gcs_store: GCSStore) -> None:
+async def test_list_dir_of_1100_prefixes_then_delete_dir_of_1100_keys(
+    gcs_store: GCSStore,
+) -> None:
     await gcs_store.set_many({f"dir/p{i:04d}/k": b"x" for i in range(1100)})
+    await gcs_store.set("dir-sibling", b"kept")
     gcs_store.requests.reset()
     names = [n async for n in gcs_store.list_dir("dir")]
     assert names == [f"p{i:04d}" for i in range(1100)]
-    # fake-gcs-server answers in one page; GCS pages 1,000 entries (2 requests here).
+    # fake-gcs-server answers a delimited listing in one page (GCS pages 1,000: 2 requests).
     assert gcs_store.requests.snapshot() == {"GET list": 1}
 
-
-async def test_delete_dir_of_1100_keys_in_batches_of_100(gcs_store: GCSStore) -> None:
-    await gcs_store.set_many({f"dir/k{i:04d}": b"x" for i in range(1100)})
-    await gcs_store.set("dir-sibling", b"kept")
     gcs_store.requests.reset()
     await gcs_store.delete_dir("dir")
     # Two listing pages of at most 1,000 keys, one batch request per 100 keys.

@@ -93,19 +93,21 @@ async def test_exists_getsize_delete_are_one_request_each(s3_store: S3Store) -> 
     assert s3_store.requests.snapshot() == {"HeadObject": 2, "DeleteObject": 1}
 
 
-async def test_list_dir_of_1100_prefixes_in_two_requests(s3_store: S3Store) -> None:
+async def test_list_dir_of_1100_prefixes_then_delete_dir_of_1100_keys(
+    s3_store: S3Store,
+) -> None:
+    # One fill serves both (moto writes at a few ms per object): 1,100 prefixes, one key each.
     await _fill(s3_store, 1100)
+    await s3_store.set("dir-sibling", b"kept")
+    s3_store.requests.reset()
     names = [n async for n in s3_store.list_dir("dir")]
     assert names == [f"p{i:04d}" for i in range(1100)]
     # S3 pages 1,000 entries (keys and common prefixes) per ListObjectsV2.
     assert s3_store.requests.snapshot() == {"ListObjectsV2": 2}
 
-
-async def test_delete_dir_of_1100_keys_in_four_requests(s3_store: S3Store) -> None:
-    await _fill(s3_store, 1100)
-    await s3_store.set("dir-sibling", b"kept")
     s3_store.requests.reset()
     await s3_store.delete_dir("dir")
+    # Two listing pages, each deleted by one DeleteObjects.
     assert s3_store.requests.snapshot() == {"ListObjectsV2": 2, "DeleteObjects": 2}
     assert [k async for k in s3_store.list()] == ["dir-sibling"]
 
