@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
-from cloudzarr.errors import AccessDeniedError, StoreNotFoundError
+from cloudzarr.errors import (
+    AccessDeniedError,
+    PreconditionFailedError,
+    StoreNotFoundError,
+    ThrottledError,
+)
 from cloudzarr.storage import (
     AzureStore,
     OffsetByteRequest,
@@ -200,3 +205,24 @@ async def test_blob_above_the_sdk_chunk_size_is_one_request(azure_store: AzureSt
     azure_store.requests.reset()
     assert await azure_store.get("big") == value
     assert azure_store.requests.snapshot() == {"GetBlob": 1}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [(404, "ContainerNotFound", StoreNotFoundError), (403, "AuthenticationFailed",
+      AccessDeniedError), (412, "ConditionNotMet", PreconditionFailedError),
+     (503, "ServerBusy", ThrottledError)],
+)  # fmt: skip
+def test_error_mapping_names_container_and_blob(
+    status: int, code: str, expected: type[Exception], azure_storage_options: dict[str, Any]
+) -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    store = AzureStore("cont", "pre", storage_options=azure_storage_options)
+    exc = HttpResponseError(message=f"server says {WRONG_KEY}")
+    exc.status_code = status
+    exc.error_code = code
+    error = store._map_error(exc, "a/b", "GetBlob")
+    assert isinstance(error, expected)
+    assert "az://cont/pre/a/b" in str(error)
+    assert WRONG_KEY not in str(error)

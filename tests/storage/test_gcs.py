@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
-from cloudzarr.errors import StoreNotFoundError
+from cloudzarr.errors import (
+    AccessDeniedError,
+    PreconditionFailedError,
+    StoreNotFoundError,
+    ThrottledError,
+)
 from cloudzarr.storage import (
     GCSStore,
     OffsetByteRequest,
@@ -152,3 +157,19 @@ def test_concurrency_from_environment(
 ) -> None:
     monkeypatch.setenv("CLOUDZARR_GCS_CONCURRENCY", "5")
     assert GCSStore("bkt", storage_options=gcs_storage_options).limiter.size == 5
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(404, StoreNotFoundError), (401, AccessDeniedError), (403, AccessDeniedError),
+     (412, PreconditionFailedError), (429, ThrottledError), (503, ThrottledError)],
+)  # fmt: skip
+def test_status_mapping_names_bucket_and_key(
+    status: int, expected: type[Exception], gcs_storage_options: dict[str, Any]
+) -> None:
+    store = GCSStore("my-bucket", "pre", storage_options=gcs_storage_options)
+    body = b'{"error": {"code": %d, "message": "server says %s"}}' % (status, SECRET.encode())
+    error = store._status_error(status, body, "a/b", "GET")
+    assert isinstance(error, expected)
+    assert "gs://my-bucket/pre/a/b" in str(error)
+    assert SECRET not in str(error)
