@@ -109,7 +109,9 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return {
+        "load": load,
         "cpu": cpu,
         "cores": str(os.cpu_count()),
         "memory": memory,
@@ -156,6 +158,7 @@ def page(sections: Sequence[tuple[str, str, float]], *, quick: bool, missing: Se
         "",
         f"- date: {now}{' (quick run: tiny sizes, not for comparison)' if quick else ''}",
         f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory']} memory; {m['os']}",
+        f"- load average when the page was written (1, 5, 15 min): {m['load']}",
         f"- python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         "- command: `python -m benchmarks" + (" --quick`" if quick else "`"),
         "",
