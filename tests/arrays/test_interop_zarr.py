@@ -332,3 +332,22 @@ def test_zarr_writes_cloudzarr_reads_s3(
     expected = write_theirs(_zarr_s3(s3_bucket, s3_storage_options, False), fmt, codecs, dtype)
     arr = Array.open(s3_store, "a")
     _check_ours_read(arr, expected, fmt, dtype, sample(dtype)[1])
+
+
+def test_zarr_sharded_partial_read_on_s3_sends_two_gets(
+    s3_store: Any, s3_bucket: str, s3_storage_options: dict[str, Any]
+) -> None:
+    data = np.arange(24 * 16, dtype="i4").reshape(24, 16)
+    zarr.create_array(
+        _zarr_s3(s3_bucket, s3_storage_options, False),
+        name="a",
+        data=data,
+        chunks=(4, 4),
+        shards=(12, 8),
+    )
+    arr = Array.open(s3_store, "a")
+    s3_store.requests.reset()
+    assert arr[13, 9] == data[13, 9]
+    # A suffix-range GET of the shard index, then a range GET of one inner chunk.
+    assert s3_store.requests.snapshot() == {"GetObject": 2}
+    np.testing.assert_array_equal(arr[2:22:3, ::-5], data[2:22:3, ::-5])
