@@ -206,8 +206,12 @@ class Array:
 
     @property
     def info(self) -> dict[str, Any]:
-        """A summary of the array (one listing for ``nchunks_initialized``)."""
-        return sync(self._async_array.info())
+        """A summary of the array, without I/O."""
+        return self._async_array.info
+
+    def info_complete(self) -> dict[str, Any]:
+        """:attr:`info` plus ``nchunks_initialized`` (one listing)."""
+        return sync(self._async_array.info_complete())
 
     def resize(self, new_shape: Sequence[int] | int) -> None:
         """Change the shape, deleting chunks wholly outside it."""

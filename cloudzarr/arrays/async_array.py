@@ -533,8 +533,9 @@ class AsyncArray:
             if all(c < g for c, g in zip(coords, grid, strict=True))
         )
 
-    async def info(self) -> dict[str, Any]:
-        """A summary: path, shape, dtype, chunks, shards, codecs, chunks initialized."""
+    @property
+    def info(self) -> dict[str, Any]:
+        """A summary without I/O: path, shape, dtype, chunks, shards, codecs, sizes."""
         return {
             "name": self.name,
             "type": "Array",
@@ -544,13 +545,18 @@ class AsyncArray:
             "chunks": self.chunks,
             "shards": self.shards,
             "fill_value": self.fill_value,
+            "order": self.order,
             "filters": self.filters,
             "serializer": self.serializer,
             "compressors": self.compressors,
             "nchunks": self.nchunks,
-            "nchunks_initialized": await self.nchunks_initialized(),
+            "nbytes": self.nbytes,
             "store": repr(self._store),
         }
+
+    async def info_complete(self) -> dict[str, Any]:
+        """:attr:`info` plus ``nchunks_initialized`` (one listing)."""
+        return {**self.info, "nchunks_initialized": await self.nchunks_initialized()}
 
 
 def _castable(arr: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> bool:

@@ -289,8 +289,8 @@ def test_sync_array_numpy_protocols() -> None:
     assert len(arr) == 4
     np.testing.assert_array_equal(np.asarray(arr), np.arange(12).reshape(4, 3))
     assert "shape=(4, 3)" in repr(arr)
-    info = arr.info
-    assert info["nchunks_initialized"] == 4 and info["chunks"] == (2, 2)
+    assert arr.info["chunks"] == (2, 2) and "nchunks_initialized" not in arr.info
+    assert arr.info_complete()["nchunks_initialized"] == 4
 
 
 def test_v2_fortran_order_roundtrip() -> None:
