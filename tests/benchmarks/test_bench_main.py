@@ -27,7 +27,8 @@ def test_quick_run_of_every_benchmark(tmp_path: Path) -> None:
     # A missing or failing benchmark fails the run: none may rot unnoticed.
     assert done.returncode == 0, done.stderr[-5000:]
     text = out.read_text()
-    assert text == done.stdout.rstrip("\n") + "\n" or text.strip() == done.stdout.strip()
+    # The page is printed too (a benchmark may print its own progress before it).
+    assert text.strip() in done.stdout
     assert text.startswith("# cloudzarr benchmark results")
     assert "cores" in text
     assert "zarr 3.4.2" in text
