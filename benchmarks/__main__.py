@@ -65,9 +65,10 @@ class BenchmarkMissingError(RuntimeError):
     """A benchmark module is absent or has no ``run``."""
 
 
-def load(name: str) -> ModuleType:
-    """Import benchmark ``name`` and check it has ``run``."""
-    module_name = BENCHMARKS[name]
+def load(name: str, module_name: str | None = None) -> ModuleType:
+    """Import benchmark ``name`` (from ``module_name``, by default its entry in
+    :data:`BENCHMARKS`) and check it has ``run``."""
+    module_name = module_name or BENCHMARKS[name]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.__main__ import BENCHMARKS, generic_markdown, machine, versions
+from benchmarks.__main__ import (
+    BENCHMARKS,
+    BenchmarkMissingError,
+    generic_markdown,
+    load,
+    machine,
+    versions,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,3 +53,12 @@ def test_page_parts() -> None:
     table = generic_markdown([{"a": 1.23456, "b": "x"}, {"a": 2, "c": None}])
     assert table.splitlines()[0] == "| a | b | c |"
     assert table.splitlines()[2] == "| 1.235 | x |  |"
+
+
+def test_a_missing_benchmark_is_an_error_not_a_skip() -> None:
+    with pytest.raises(BenchmarkMissingError, match=r"benchmarks\.bench_nowhere does not exist"):
+        load("nowhere", "benchmarks.bench_nowhere")
+    # A module without run() is refused too.
+    with pytest.raises(BenchmarkMissingError, match="has no run"):
+        load("init", "benchmarks")
+    assert callable(load("overhead").run)
