@@ -369,8 +369,13 @@ class GCSStore(FsspecStore):
     async def _delete_dir(self, prefix: str) -> None:
         async for keys, _ in self._object_pages(prefix, delimiter=False):
             full = [self._key(k) for k in keys]
-            for i in range(0, len(full), BATCH_LIMIT):
-                await self._batch_delete(full[i : i + BATCH_LIMIT], prefix)
+            batches = [full[i : i + BATCH_LIMIT] for i in range(0, len(full), BATCH_LIMIT)]
+            # A page's batches (at most 10) go out together, within the store's concurrency.
+            step = self.limiter.size
+            for j in range(0, len(batches), step):
+                await asyncio.gather(
+                    *(self._batch_delete(b, prefix) for b in batches[j : j + step])
+                )
 
     async def _batch_delete(self, names: list[str], prefix: str) -> None:
         """Delete up to 100 objects in one batch request; missing objects are fine."""
