@@ -195,6 +195,9 @@ class AsyncArray:
             await store.delete_dir(path)
             await store.set_many({_join(path, k): v for k, v in docs.items()})
         else:
+            if main == ".zarray" and await store.exists(_join(path, ".zgroup")):
+                # A v2 group keeps no .zarray, so the atomic create below would not see it.
+                raise ContainsGroupError(f"a group already exists at path {path or '/'!r}")
             if not await store.set_if_not_exists(_join(path, main), docs[main]):
                 await cls._raise_exists(store, path, main)
             rest = {_join(path, k): v for k, v in docs.items() if k != main}

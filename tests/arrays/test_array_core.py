@@ -241,6 +241,13 @@ async def test_create_refuses_existing_nodes() -> None:
         store, "a", build_array_metadata(shape=(2,), dtype="f8"), overwrite=True
     )
     assert arr.shape == (2,)
+    store._data["v2g/.zgroup"] = b'{"zarr_format": 2}'
+    with pytest.raises(ContainsGroupError):
+        await make(store, "v2g", zarr_format=2)
+    assert "v2g/.zarray" not in store._data
+    await make(store, "v2a", zarr_format=2)
+    with pytest.raises(ContainsArrayError):
+        await make(store, "v2a", zarr_format=2)
 
 
 async def test_open_missing_and_group_paths() -> None:
