@@ -269,9 +269,15 @@ class FsspecStore(Store):
 
     async def _close_filesystem(self, fs: Any) -> None:
         """Close one filesystem made by :meth:`_open_filesystem` (on its own loop)."""
-        session = getattr(fs, "_session", None)
+        creator = getattr(fs, "_s3creator", None)  # s3fs keeps its aiobotocore client here
+        if creator is not None:
+            await creator.__aexit__(None, None, None)
+            return
+        session = getattr(fs, "_session", None)  # gcsfs, HTTPFileSystem: an aiohttp session
         if session is not None and hasattr(session, "close"):
-            await session.close()
+            result = session.close()
+            if hasattr(result, "__await__"):
+                await result
 
     async def close(self) -> None:
         """Close every connection this store opened; it reconnects on next use."""
