@@ -6,12 +6,17 @@ shape ``chunks_per_shard + (2,)`` holding each inner chunk's (offset, length) in
 ``2**64 - 1`` for an inner chunk that is absent (all fill value), encoded with ``index_codecs``
 (``bytes`` + ``crc32c`` by default) and placed at the ``end`` (default) or ``start``.
 
-Besides whole-shard :meth:`ShardingCodec.encode` / :meth:`~ShardingCodec.decode` (registered as
-the array->bytes codec of the pipeline), the arrays layer uses :meth:`ShardingCodec.read_into`: a
+Besides whole-shard :meth:`ShardingCodec.encode` / :meth:`~ShardingCodec.decode`, the arrays
+layer uses :meth:`ShardingCodec.read_into`: a
 partial read that fetches the index with one byte-range request (a suffix range when it is at
 the end; stores without suffix ranges translate that) and then only the inner chunks the
 selection needs, concurrently, with :meth:`Store.get_partial_values`. :meth:`update` rewrites a
 shard after a partial write, re-encoding only the inner chunks the write touched.
+
+The codec is not registered with :func:`cloudzarr.codecs.register_array_bytes_codec`: that
+registry's factories do not receive the array's fill value, which absent inner chunks read as, so
+:class:`~cloudzarr.arrays.chunk_io.ShardedChunkIO` builds it directly (sharding must be an
+array's only codec, as zarr-python writes it; nested sharding is not supported).
 """
 
 from __future__ import annotations
