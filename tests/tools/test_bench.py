@@ -134,3 +134,13 @@ def test_storage_options_reach_the_store(
     assert result.exit_code == 0, result.output
     store = open_store(f"s3://{s3_bucket}", storage_options=s3_storage_options)
     assert sync(store.is_empty())
+
+
+def test_cli_duration_mode_on_memory() -> None:
+    args = ["bench", "memory://", "--ops", "get", "--sizes", "1KiB", "--concurrency", "2"]
+    result = CliRunner().invoke(cli, [*args, "--duration", "0.1"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("│ get"))
+    count = int(row.split("│")[4])
+    # Memory reads take microseconds: a tenth of a second holds many of them.
+    assert count > 10
