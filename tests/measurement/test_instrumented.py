@@ -89,8 +89,9 @@ async def test_latency_percentiles_reflect_the_delay() -> None:
         await store.set(f"k{i}", b"v")
     s = store.stats()["set"]
     assert 0.005 <= s.p50 <= s.p90 <= s.p99 <= s.max
-    # Jitter is at most 5 ms; allow the event loop's wake-up slack on top.
-    assert s.max < 0.010 + 0.05
+    # Jitter is at most 5 ms; allow the event loop's wake-up slack on top (the median, not the
+    # maximum, so one descheduling on a busy machine cannot fail it).
+    assert s.p50 < 0.010 + 0.02
     assert s.mean * s.count == pytest.approx(s.total_time)
 
 

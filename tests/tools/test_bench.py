@@ -63,7 +63,8 @@ async def test_latency_figures_match_an_injected_delay() -> None:
     config = BenchConfig(ops=["get", "head"], sizes=[1024], concurrency=[8], requests=32)
     records = await BenchRunner(store, config).run()
     for r in records:
-        assert 20.0 <= r.p50_ms < 20.0 + 15.0, r
+        # Slack above for the event loop's wake-up on a busy 2-core machine.
+        assert 20.0 <= r.p50_ms < 20.0 + 25.0, r
         # 8 at a time, 20 ms each: about 400 req/s, never more.
         assert r.req_s <= 8 / 0.02 * 1.01
 
