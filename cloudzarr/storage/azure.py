@@ -27,7 +27,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 from cloudzarr.errors import (
@@ -45,8 +45,7 @@ from cloudzarr.storage.byte_range import (
     SuffixByteRequest,
     resolve_range,
 )
-from cloudzarr.storage.fsspec import FsspecStore
-from cloudzarr.storage.keys import join_key, normalize_prefix
+from cloudzarr.storage.cloud import CloudStore
 
 #: Azure's limit on sub-requests in one blob batch.
 BATCH_LIMIT = 256
@@ -68,19 +67,6 @@ def _request_kind(method: str, url: str) -> str:
         "PUT": "PutBlob",
         "DELETE": "DeleteBlob",
     }.get(method, method)
-
-
-def split_azure_url(url: str) -> tuple[str, str]:
-    """Split ``az://container/prefix`` (or ``abfs://``) into ``("container", "prefix")``.
-
-    The ``abfs://container@account.dfs.core.windows.net/prefix`` form keeps the container.
-    """
-    rest = url.split("://", 1)[1] if "://" in url else url
-    container, _, prefix = rest.partition("/")
-    container = container.split("@", 1)[0]
-    if not container:
-        raise StoreError(f"no container in Azure URL {url!r}")
-    return container, normalize_prefix(prefix)
 
 
 def _service_client(options: dict[str, Any], hook: Any) -> Any:
@@ -141,7 +127,7 @@ class _Connection:
     container: Any
 
 
-class AzureStore(FsspecStore):
+class AzureStore(CloudStore):
     """A store in an Azure Blob container.
 
     Parameters
@@ -170,6 +156,9 @@ class AzureStore(FsspecStore):
     supports_bulk_delete = True
     counts_requests_per_operation = False
     url_schemes = ("az", "abfs", "abfss")
+    scheme = "az"
+    cloud_name = "Azure"
+    bucket_word = "container"
 
     def __init__(
         self,
@@ -180,66 +169,32 @@ class AzureStore(FsspecStore):
         read_only: bool = False,
         concurrency: int | None = None,
     ) -> None:
-        if not container or "/" in container:
-            raise StoreError(f"invalid Azure container name {container!r}")
-        self._container = container
-        self._prefix = normalize_prefix(prefix)
-        self._options = dict(storage_options or {})
-        self._init_cloud(
-            "az",
-            join_key(container, self._prefix),
-            self._options,
-            read_only=read_only,
-            concurrency=concurrency,
-        )
-        self._batch_rejected = False
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        storage_options: dict[str, Any] | None = None,
-        read_only: bool = False,
-        concurrency: int | None = None,
-    ) -> Self:
-        """Open ``az://container/prefix`` or ``abfs://container/prefix``.
-
-        Parameters
-        ----------
-        url
-            The container and optional prefix.
-        storage_options
-            adlfs keyword arguments (``connection_string``, ``account_name``, ``account_key``...).
-        read_only, concurrency
-            As for the constructor.
-        """
-        container, prefix = split_azure_url(url)
-        return cls(
+        super().__init__(
             container,
             prefix,
             storage_options=storage_options,
             read_only=read_only,
             concurrency=concurrency,
         )
+        self._batch_rejected = False
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "container": self._container,
-            "prefix": self._prefix,
-            "storage_options": self._options,
-        }
+    @classmethod
+    def split_url(cls, url: str) -> tuple[str, str]:
+        """Split ``az://container/prefix`` (or ``abfs://``) into ``(container, prefix)``.
 
-    @property
-    def url(self) -> str:
-        """``az://container/prefix`` (no credentials)."""
-        return f"az://{join_key(self._container, self._prefix)}"
+        The ``abfs://container@account.dfs.core.windows.net/prefix`` form keeps the container.
+        """
+        container, prefix = super().split_url(url)
+        container = container.split("@", 1)[0]
+        if not container:
+            raise StoreError(f"no container in Azure URL {url!r}")
+        return container, prefix
 
     # --- connections -----------------------------------------------------------------------
 
     async def _open_filesystem(self) -> Any:
         service = _service_client(self._options, self._count_request)
-        return _Connection(service, service.get_container_client(self._container))
+        return _Connection(service, service.get_container_client(self._bucket))
 
     def _count_request(self, pipeline_request: Any) -> None:
         request = pipeline_request.http_request
@@ -253,21 +208,16 @@ class AzureStore(FsspecStore):
         connection: _Connection = await self._filesystem()
         return connection.container
 
-    def _key(self, key: str) -> str:
-        return join_key(self._prefix, key)
-
     def _map_error(self, exc: BaseException, key: str, operation: str) -> BaseException:
         """A cloudzarr error naming container and blob, never credentials or SDK messages."""
         from azure.core.exceptions import ClientAuthenticationError
 
         status = getattr(exc, "status_code", None)
         code = str(getattr(exc, "error_code", None) or "")
-        where = f"az://{self._container}/{self._key(key)}" if key else self.url
+        where = self._where(key)
         detail = f"{operation} {where}"
         if code == "ContainerNotFound":
-            return StoreNotFoundError(
-                f"Azure container {self._container!r} does not exist ({detail})"
-            )
+            return StoreNotFoundError(f"Azure container {self._bucket!r} does not exist ({detail})")
         if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
             return AccessDeniedError(
                 f"access denied by Azure ({code or status}) for {detail}; check the credentials"

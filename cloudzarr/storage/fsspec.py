@@ -161,26 +161,6 @@ class FsspecStore(Store):
         self._loop_fs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]]
         self._loop_fs = weakref.WeakKeyDictionary()
 
-    def _init_cloud(
-        self,
-        protocol: str,
-        root: str,
-        storage_options: dict[str, Any],
-        *,
-        read_only: bool,
-        concurrency: int | None,
-    ) -> None:
-        """Set up a subclass that talks to its cloud's SDK and needs no fsspec filesystem."""
-        Store.__init__(self, read_only=read_only, concurrency=concurrency)
-        self._template = None
-        self._path = root
-        self._protocol = protocol
-        self._storage_options = dict(storage_options)
-        self._root = root
-        self._is_async = True
-        self._strategy = "native"
-        self._loop_fs = weakref.WeakKeyDictionary()
-
     # --- construction and configuration ----------------------------------------------------
 
     @classmethod

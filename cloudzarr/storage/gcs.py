@@ -30,7 +30,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -49,8 +49,7 @@ from cloudzarr.storage.byte_range import (
     RangeByteRequest,
     SuffixByteRequest,
 )
-from cloudzarr.storage.fsspec import FsspecStore
-from cloudzarr.storage.keys import join_key, normalize_prefix
+from cloudzarr.storage.cloud import CloudStore
 
 #: GCS's limit on sub-requests in one batch request.
 BATCH_LIMIT = 100
@@ -75,16 +74,7 @@ def _request_kind(method: str, url: str) -> str:
     return f"{method} {path.rsplit('/', 1)[-1]}"
 
 
-def split_gcs_url(url: str) -> tuple[str, str]:
-    """Split ``gs://bucket/prefix`` (or ``gcs://``) into ``("bucket", "prefix")``."""
-    rest = url.split("://", 1)[1] if "://" in url else url
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise StoreError(f"no bucket in GCS URL {url!r}")
-    return bucket, normalize_prefix(prefix)
-
-
-class GCSStore(FsspecStore):
+class GCSStore(CloudStore):
     """A store in a Google Cloud Storage bucket, through gcsfs's session and credentials.
 
     Parameters
@@ -116,66 +106,8 @@ class GCSStore(FsspecStore):
     supports_bulk_delete = True
     counts_requests_per_operation = False
     url_schemes = ("gs", "gcs")
-
-    def __init__(
-        self,
-        bucket: str,
-        prefix: str = "",
-        *,
-        storage_options: dict[str, Any] | None = None,
-        read_only: bool = False,
-        concurrency: int | None = None,
-    ) -> None:
-        if not bucket or "/" in bucket:
-            raise StoreError(f"invalid GCS bucket name {bucket!r}")
-        self._bucket = bucket
-        self._prefix = normalize_prefix(prefix)
-        self._options = dict(storage_options or {})
-        # No filesystem is built here: each event loop gets its own when first used.
-        self._init_cloud(
-            "gs",
-            join_key(bucket, self._prefix),
-            self._options,
-            read_only=read_only,
-            concurrency=concurrency,
-        )
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        storage_options: dict[str, Any] | None = None,
-        read_only: bool = False,
-        concurrency: int | None = None,
-    ) -> Self:
-        """Open ``gs://bucket/prefix`` or ``gcs://bucket/prefix``.
-
-        Parameters
-        ----------
-        url
-            The bucket and optional prefix.
-        storage_options
-            gcsfs keyword arguments (``token``, ``project``, ``endpoint_url``...).
-        read_only, concurrency
-            As for the constructor.
-        """
-        bucket, prefix = split_gcs_url(url)
-        return cls(
-            bucket,
-            prefix,
-            storage_options=storage_options,
-            read_only=read_only,
-            concurrency=concurrency,
-        )
-
-    def _config(self) -> dict[str, Any]:
-        return {"bucket": self._bucket, "prefix": self._prefix, "storage_options": self._options}
-
-    @property
-    def url(self) -> str:
-        """``gs://bucket/prefix`` (no credentials)."""
-        return f"gs://{join_key(self._bucket, self._prefix)}"
+    scheme = "gs"
+    cloud_name = "GCS"
 
     # --- connections -----------------------------------------------------------------------
 
@@ -203,9 +135,6 @@ class GCSStore(FsspecStore):
         self.requests.record(_request_kind(params.method, str(params.url)))
 
     # --- requests --------------------------------------------------------------------------
-
-    def _key(self, key: str) -> str:
-        return join_key(self._prefix, key)
 
     def _object_url(self, fs: Any, key: str) -> str:
         return f"{fs.base}b/{quote(self._bucket, safe='')}/o/{quote(self._key(key), safe='')}"
@@ -244,7 +173,7 @@ class GCSStore(FsspecStore):
         raise AssertionError("unreachable")
 
     def _error(self, exc: BaseException, key: str) -> BaseException:
-        where = f"gs://{self._bucket}/{self._key(key)}" if key else self.url
+        where = self._where(key)
         if isinstance(exc, StoreError):
             return exc
         if isinstance(exc, FileNotFoundError):
@@ -260,7 +189,7 @@ class GCSStore(FsspecStore):
 
     def _status_error(self, status: int, body: bytes, key: str, operation: str) -> StoreError:
         """A cloudzarr error for an HTTP error status, naming bucket and key."""
-        where = f"gs://{self._bucket}/{self._key(key)}" if key else self.url
+        where = self._where(key)
         message = _error_message(body)
         if status == 404:
             return StoreNotFoundError(f"GCS bucket {self._bucket!r} does not exist ({where})")

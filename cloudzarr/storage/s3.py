@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, Self
+from typing import Any
 
 from cloudzarr.errors import (
     AccessDeniedError,
@@ -41,8 +41,8 @@ from cloudzarr.storage.byte_range import (
     RangeByteRequest,
     SuffixByteRequest,
 )
-from cloudzarr.storage.fsspec import FsspecStore
-from cloudzarr.storage.keys import join_key, normalize_prefix
+from cloudzarr.storage.cloud import CloudStore
+from cloudzarr.storage.keys import join_key
 
 _ACCESS_CODES = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
@@ -80,16 +80,7 @@ def _code_and_status(exc: BaseException) -> tuple[str | None, int | None]:
     return (str(code) if code is not None else None), status
 
 
-def split_s3_url(url: str) -> tuple[str, str]:
-    """Split ``s3://bucket/prefix`` into ``("bucket", "prefix")``."""
-    rest = url.split("://", 1)[1] if "://" in url else url
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise StoreError(f"no bucket in S3 URL {url!r}")
-    return bucket, normalize_prefix(prefix)
-
-
-class S3Store(FsspecStore):
+class S3Store(CloudStore):
     """A store in an S3 bucket (or any S3-compatible service) through s3fs.
 
     Parameters
@@ -116,69 +107,9 @@ class S3Store(FsspecStore):
     concurrency_env = "CLOUDZARR_S3_CONCURRENCY"
     supports_atomic_create = True
     supports_suffix_ranges = True
-    supports_bulk_delete = True
-    counts_requests_per_operation = False
     url_schemes = ("s3", "s3a")
-
-    def __init__(
-        self,
-        bucket: str,
-        prefix: str = "",
-        *,
-        storage_options: dict[str, Any] | None = None,
-        read_only: bool = False,
-        concurrency: int | None = None,
-    ) -> None:
-        if not bucket or "/" in bucket:
-            raise StoreError(f"invalid S3 bucket name {bucket!r}")
-        self._bucket = bucket
-        self._prefix = normalize_prefix(prefix)
-        self._options = dict(storage_options or {})
-        # No filesystem is built here: each event loop gets its own when first used.
-        self._init_cloud(
-            "s3",
-            join_key(bucket, self._prefix),
-            self._options,
-            read_only=read_only,
-            concurrency=concurrency,
-        )
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        storage_options: dict[str, Any] | None = None,
-        read_only: bool = False,
-        concurrency: int | None = None,
-    ) -> Self:
-        """Open ``s3://bucket/prefix``.
-
-        Parameters
-        ----------
-        url
-            ``s3://bucket`` or ``s3://bucket/prefix``.
-        storage_options
-            s3fs keyword arguments (``endpoint_url``, ``key``, ``secret``, ``anon``...).
-        read_only, concurrency
-            As for the constructor.
-        """
-        bucket, prefix = split_s3_url(url)
-        return cls(
-            bucket,
-            prefix,
-            storage_options=storage_options,
-            read_only=read_only,
-            concurrency=concurrency,
-        )
-
-    def _config(self) -> dict[str, Any]:
-        return {"bucket": self._bucket, "prefix": self._prefix, "storage_options": self._options}
-
-    @property
-    def url(self) -> str:
-        """``s3://bucket/prefix`` (no credentials)."""
-        return f"s3://{join_key(self._bucket, self._prefix)}"
+    scheme = "s3"
+    cloud_name = "S3"
 
     # --- connections -----------------------------------------------------------------------
 
@@ -213,13 +144,10 @@ class S3Store(FsspecStore):
         fs = await self._filesystem()
         return await fs._call_s3(method, Bucket=self._bucket, **kwargs)
 
-    def _key(self, key: str) -> str:
-        return join_key(self._prefix, key)
-
     def _map_error(self, exc: BaseException, key: str, operation: str) -> BaseException:
         """A cloudzarr error for a failed S3 call, naming bucket and key, never credentials."""
         code, status = _code_and_status(exc)
-        where = f"s3://{self._bucket}/{self._key(key)}" if key else self.url
+        where = self._where(key)
         detail = f"{operation} {where}"
         if code == "NoSuchBucket":
             return StoreNotFoundError(f"S3 bucket {self._bucket!r} does not exist ({detail})")

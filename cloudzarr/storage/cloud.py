@@ -1,0 +1,125 @@
+"""The shape shared by the bucket stores (S3, GCS, Azure): a bucket, a prefix, adlfs/s3fs/gcsfs
+style ``storage_options``, and a URL of the form ``scheme://bucket/prefix``.
+
+Each cloud store talks to its service through its own SDK session (so every operation costs the
+fewest requests the cloud allows); this base only holds what they have in common, so construction,
+``from_url``, equality, pickling and error locations behave the same on every cloud.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, ClassVar, Self
+
+from cloudzarr.errors import StoreError
+from cloudzarr.storage.base import Store
+from cloudzarr.storage.fsspec import FsspecStore
+from cloudzarr.storage.keys import join_key, normalize_prefix
+
+
+class CloudStore(FsspecStore):
+    """Base of the stores rooted at ``bucket/prefix`` in a cloud object store.
+
+    Parameters
+    ----------
+    bucket
+        The bucket (Azure: container) name.
+    prefix
+        The store's root inside the bucket (``""``: the bucket root).
+    storage_options
+        The fsspec backend's keyword arguments, as users know them.
+    read_only, concurrency
+        As for :class:`~cloudzarr.storage.base.Store`.
+    """
+
+    #: The scheme of :attr:`url` (``"s3"``, ``"gs"``, ``"az"``).
+    scheme: ClassVar[str]
+    #: The cloud's name in messages (``"S3"``, ``"GCS"``, ``"Azure"``).
+    cloud_name: ClassVar[str]
+    #: What the cloud calls a bucket; also the constructor's first parameter name.
+    bucket_word: ClassVar[str] = "bucket"
+    counts_requests_per_operation = False
+    supports_bulk_delete = True
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        storage_options: dict[str, Any] | None = None,
+        read_only: bool = False,
+        concurrency: int | None = None,
+    ) -> None:
+        if not bucket or "/" in bucket:
+            raise StoreError(f"invalid {self.cloud_name} {self.bucket_word} name {bucket!r}")
+        # FsspecStore.__init__ wants a filesystem to copy; a cloud store opens its own session
+        # per event loop instead (see ``_open_filesystem``), so only the shared state is set.
+        Store.__init__(self, read_only=read_only, concurrency=concurrency)
+        self._bucket = bucket
+        self._prefix = normalize_prefix(prefix)
+        self._options = dict(storage_options or {})
+        self._template = None
+        self._root = self._path = join_key(bucket, self._prefix)
+        self._protocol = self.scheme
+        self._storage_options = self._options
+        self._is_async = True
+        self._strategy = "native"
+        self._loop_fs = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def split_url(cls, url: str) -> tuple[str, str]:
+        """Split ``scheme://bucket/prefix`` into ``(bucket, prefix)``."""
+        rest = url.split("://", 1)[1] if "://" in url else url
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise StoreError(f"no {cls.bucket_word} in {cls.cloud_name} URL {url!r}")
+        return bucket, normalize_prefix(prefix)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        storage_options: dict[str, Any] | None = None,
+        read_only: bool = False,
+        concurrency: int | None = None,
+    ) -> Self:
+        """Open the store at ``scheme://bucket/prefix``.
+
+        Parameters
+        ----------
+        url
+            The bucket and optional prefix, in any of the class's ``url_schemes``.
+        storage_options
+            The backend's keyword arguments (credentials, ``endpoint_url``...).
+        read_only, concurrency
+            As for the constructor.
+        """
+        bucket, prefix = cls.split_url(url)
+        return cls(
+            bucket,
+            prefix,
+            storage_options=storage_options,
+            read_only=read_only,
+            concurrency=concurrency,
+        )
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            self.bucket_word: self._bucket,
+            "prefix": self._prefix,
+            "storage_options": self._options,
+        }
+
+    @property
+    def url(self) -> str:
+        """``scheme://bucket/prefix`` (never credentials)."""
+        return f"{self.scheme}://{self._root}"
+
+    def _key(self, key: str) -> str:
+        """The object name of a store key inside the bucket."""
+        return join_key(self._prefix, key)
+
+    def _where(self, key: str) -> str:
+        """The URL of ``key`` for error messages (the store's URL when ``key`` is empty)."""
+        return f"{self.scheme}://{self._bucket}/{self._key(key)}" if key else self.url
