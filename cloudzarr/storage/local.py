@@ -337,20 +337,26 @@ def _remove_entry(path: str, is_dir: bool) -> None:
     if not is_dir:
         _unlink_quietly(path)  # a value, or a symbolic link (removed, never followed)
         return
+    # Like delete_dir on an object store: remove what is there now, and let a value a concurrent
+    # writer adds meanwhile survive (with the folders holding it) instead of failing the delete.
+    for folder, subfolders, files in os.walk(path, topdown=False):
+        for name in files:
+            _unlink_quietly(os.path.join(folder, name))
+        for name in subfolders:
+            sub = os.path.join(folder, name)
+            if os.path.islink(sub):
+                _unlink_quietly(sub)  # a link to a folder: removed, never followed
+            else:
+                _rmdir_if_empty(sub)
+    _rmdir_if_empty(path)
 
-    def ignore_missing(func: Any, p: str, exc: BaseException) -> None:
-        # A concurrent delete got there first.
-        if not isinstance(exc, FileNotFoundError):
-            raise exc
 
-    for attempt in range(_WRITE_ATTEMPTS):
-        try:
-            shutil.rmtree(path, onexc=ignore_missing)
-            return
-        except OSError as exc:
-            # A concurrent write put a file in a folder between rmtree's scan and its rmdir.
-            if exc.errno != errno.ENOTEMPTY or attempt == _WRITE_ATTEMPTS - 1:
-                raise
+def _rmdir_if_empty(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY):
+            raise
 
 
 def _scan(folder: str) -> list[os.DirEntry[str]]:
