@@ -26,6 +26,7 @@ import atexit
 import contextlib
 import os
 import threading
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Self
@@ -108,6 +109,10 @@ def _create_strategy(fs: Any) -> str:
     if getattr(fs, "async_impl", False) and protocols & _NATIVE_CREATE_PROTOCOLS:
         return "native"
     return "none"
+
+
+#: Temporary files of local writes start with this; listings never show them.
+LOCAL_TEMP_PREFIX = ".cloudzarr-tmp-"
 
 
 class FsspecStore(Store):
@@ -440,7 +445,7 @@ class FsspecStore(Store):
         except Exception as exc:
             raise self._error(exc, prefix) from None
         rels = (self._relative(f, base) for f in found)
-        keys = sorted(join_key(prefix, r) for r in rels if r is not None)
+        keys = sorted(join_key(prefix, r) for r in rels if r is not None and not _is_temp(r))
         if keys:
             yield keys
 
@@ -454,7 +459,11 @@ class FsspecStore(Store):
         except Exception as exc:
             raise self._error(exc, prefix) from None
         children = sorted(
-            {c.split("/", 1)[0] for c in (self._relative(n, base) for n in names) if c}
+            {
+                c.split("/", 1)[0]
+                for c in (self._relative(n, base) for n in names)
+                if c and not _is_temp(c)
+            }
         )
         if children:
             yield children
@@ -463,18 +472,44 @@ class FsspecStore(Store):
 # --- local filesystem helpers (run on a worker thread) ------------------------------------------
 
 
+def _is_temp(relative: str) -> bool:
+    return relative.rsplit("/", 1)[-1].startswith(LOCAL_TEMP_PREFIX)
+
+
 def _local_write(fs: Any, path: str, value: bytes, *, exclusive: bool) -> None:
-    """Write a local file; ``exclusive`` uses ``O_EXCL`` so exactly one creator succeeds."""
-    mode = "xb" if exclusive else "wb"
+    """Write a local file whole: readers see the old value or the new one, never a part.
+
+    The value goes to a temporary file in the same folder first; ``os.replace`` then swaps it
+    in, or, for ``exclusive``, ``os.link`` publishes it only if ``path`` does not exist yet
+    (atomic on POSIX, so exactly one concurrent creator succeeds).
+    """
+    folder = os.path.dirname(path)
     for _attempt in range(3):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f"{LOCAL_TEMP_PREFIX}{uuid.uuid4().hex}")
         try:
-            with open(path, mode) as f:
+            with open(tmp, "xb") as f:
                 f.write(value)
+        except FileNotFoundError:
+            # A concurrent delete pruned the folder between makedirs and open: retry.
+            continue
+        try:
+            if not exclusive:
+                os.replace(tmp, path)
+                return
+            try:
+                os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
             return
         except FileNotFoundError:
-            # A concurrent delete pruned the parent folder between makedirs and open: retry.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             continue
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     raise StoreError(f"could not write {path}: its folder keeps disappearing")
 
 
