@@ -80,7 +80,8 @@ def test_large_chunks_decode_in_threads_and_match() -> None:
 
 
 def test_dask_from_array_and_store() -> None:
-    da = pytest.importorskip("dask.array")
+    import dask.array as da  # a test dependency: a missing dask must fail, not skip
+
     store = MemoryStore()
     src = Array.create(
         store, "src", build_array_metadata(shape=(30, 20), dtype="f8", chunks=(10, 5))

@@ -16,12 +16,11 @@ from typing import Any
 import numcodecs
 import numpy as np
 import pytest
+import zarr
+from zarr import codecs as zc
 
 from cloudzarr.arrays import Array, build_array_metadata
 from cloudzarr.storage.local import LocalStore
-
-zarr = pytest.importorskip("zarr")
-from zarr import codecs as zc  # noqa: E402
 
 SHAPE = (7, 5)
 CHUNKS = (3, 2)
