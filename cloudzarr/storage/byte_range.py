@@ -70,3 +70,21 @@ def resolve_range(byte_range: ByteRequest | None, size: int) -> tuple[int, int]:
         case SuffixByteRequest(suffix):
             return max(size - suffix, 0), size
     raise TypeError(f"unknown byte request {byte_range!r}")
+
+
+def http_range_header(byte_range: ByteRequest | None) -> str | None:
+    """The HTTP ``Range`` header value of a byte request.
+
+    Returns None for a whole-object read and ``""`` for an empty request, which has no HTTP
+    form (the caller then only needs to know whether the key exists).
+    """
+    match byte_range:
+        case None:
+            return None
+        case RangeByteRequest(start, end):
+            return f"bytes={start}-{end - 1}" if end > start else ""
+        case OffsetByteRequest(offset):
+            return f"bytes={offset}-"
+        case SuffixByteRequest(suffix):
+            return f"bytes=-{suffix}" if suffix > 0 else ""
+    raise TypeError(f"unknown byte request {byte_range!r}")

@@ -45,9 +45,7 @@ from cloudzarr.errors import (
 )
 from cloudzarr.storage.byte_range import (
     ByteRequest,
-    OffsetByteRequest,
-    RangeByteRequest,
-    SuffixByteRequest,
+    http_range_header,
 )
 from cloudzarr.storage.cloud import CloudStore
 
@@ -207,16 +205,7 @@ class GCSStore(CloudStore):
     # --- hooks -----------------------------------------------------------------------------
 
     async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
-        header: str | None
-        match byte_range:
-            case None:
-                header = None
-            case RangeByteRequest(start, end):
-                header = f"bytes={start}-{end - 1}" if end > start else ""
-            case OffsetByteRequest(offset):
-                header = f"bytes={offset}-"
-            case SuffixByteRequest(n):
-                header = f"bytes=-{n}" if n > 0 else ""
+        header = http_range_header(byte_range)
         if header == "":
             # An empty range has no HTTP form: only whether the key exists matters.
             return b"" if await self._exists(key) else None
