@@ -329,7 +329,7 @@ class AzureStore(CloudStore):
             raise self._map_error(exc, key, "DeleteBlob") from None
 
     async def _delete_dir(self, prefix: str) -> None:
-        async for page in self._name_pages(prefix, delimiter=False):
+        async for page, _ in self._object_pages(prefix, delimiter=False):
             names = [self._key(n) for n in page]
             for i in range(0, len(names), BATCH_LIMIT):
                 await self._delete_many(names[i : i + BATCH_LIMIT], prefix)
@@ -361,8 +361,11 @@ class AzureStore(CloudStore):
     def _relative_key(self, name: str) -> str:
         return name[len(self._prefix) + 1 :] if self._prefix else name
 
-    async def _name_pages(self, prefix: str, *, delimiter: bool) -> AsyncIterator[list[str]]:
-        """Yield pages of names (keys, and ``child/`` prefixes when ``delimiter``)."""
+    async def _object_pages(
+        self, prefix: str, *, delimiter: bool
+    ) -> AsyncIterator[tuple[list[str], list[str]]]:
+        """Yield ``(names, [])`` per ListBlobs page; with ``delimiter`` the names hold the
+        ``child/`` prefixes too (the SDK returns them in one sequence)."""
         blobs = await self._blobs()
         root = self._key(prefix) if prefix else self._prefix
         starts_with = f"{root}/" if root else None
@@ -378,24 +381,8 @@ class AzureStore(CloudStore):
         try:
             async for page in pager:
                 names = [getattr(item, "name", item) async for item in page]
-                yield [n[strip:] for n in names]
+                yield [n[strip:] for n in names], []
         except StoreError:
             raise
         except Exception as exc:
             raise self._map_error(exc, prefix, "ListBlobs") from None
-
-    async def _list_prefix_pages(self, prefix: str) -> AsyncIterator[list[str]]:
-        async for names in self._name_pages(prefix, delimiter=False):
-            page = [n for n in names if n and not n.endswith("/")]
-            if page:
-                yield page
-
-    async def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
-        skip = len(prefix) + 1 if prefix else 0
-        seen: set[str] = set()  # a blob "a" and blobs under "a/" both name the child "a"
-        async for names in self._name_pages(prefix, delimiter=True):
-            children = {n[skip:].rstrip("/") for n in names}
-            page = sorted(c for c in children if c and c not in seen)
-            seen.update(page)
-            if page:
-                yield page

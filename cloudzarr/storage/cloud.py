@@ -9,6 +9,8 @@ fewest requests the cloud allows); this base only holds what they have in common
 from __future__ import annotations
 
 import weakref
+from abc import abstractmethod
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Self
 
 from cloudzarr.errors import StoreError
@@ -123,3 +125,32 @@ class CloudStore(FsspecStore):
     def _where(self, key: str) -> str:
         """The URL of ``key`` for error messages (the store's URL when ``key`` is empty)."""
         return f"{self.scheme}://{self._bucket}/{self._key(key)}" if key else self.url
+
+    # --- listings --------------------------------------------------------------------------
+
+    @abstractmethod
+    def _object_pages(
+        self, prefix: str, *, delimiter: bool
+    ) -> AsyncIterator[tuple[list[str], list[str]]]:
+        """Yield ``(keys, child_prefixes)`` per listing request, relative to the store root.
+
+        With ``delimiter`` the listing is one level deep and child folders come back as
+        ``child/`` prefixes (in either list).
+        """
+
+    async def _list_prefix_pages(self, prefix: str) -> AsyncIterator[list[str]]:
+        async for keys, _ in self._object_pages(prefix, delimiter=False):
+            # A "folder marker" object (key ending in "/") is not a key.
+            page = [k for k in keys if k and not k.endswith("/")]
+            if page:
+                yield page
+
+    async def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
+        skip = len(prefix) + 1 if prefix else 0
+        seen: set[str] = set()  # a key "a" and keys under "a/" both name the child "a"
+        async for keys, prefixes in self._object_pages(prefix, delimiter=True):
+            names = {n[skip:].rstrip("/") for n in (*keys, *prefixes)}
+            page = sorted(n for n in names if n and n not in seen)
+            seen.update(page)
+            if page:
+                yield page

@@ -357,22 +357,6 @@ class GCSStore(CloudStore):
                 return
             params["pageToken"] = token
 
-    async def _list_prefix_pages(self, prefix: str) -> AsyncIterator[list[str]]:
-        async for keys, _ in self._object_pages(prefix, delimiter=False):
-            page = [k for k in keys if k and not k.endswith("/")]
-            if page:
-                yield page
-
-    async def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
-        skip = len(prefix) + 1 if prefix else 0
-        seen: set[str] = set()  # a key "a" and keys under "a/" both name the child "a"
-        async for keys, prefixes in self._object_pages(prefix, delimiter=True):
-            names = {k[skip:] for k in keys} | {p[skip:].rstrip("/") for p in prefixes}
-            page = sorted(n for n in names if n and n not in seen)
-            seen.update(page)
-            if page:
-                yield page
-
 
 def _bucket_missing(body: bytes) -> bool:
     """Whether a 404 body says the bucket (not the object) is missing, as GCS phrases it."""
