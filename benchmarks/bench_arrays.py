@@ -10,7 +10,13 @@ during the operation: the kernel's high-water mark (``VmHWM``) is reset through
 moment. A write's figure therefore excludes the input array (it exists before) but includes what
 the store keeps (the compressed chunks, for the memory store); a read's includes its output.
 
-Cases of the two libraries alternate and each is repeated, so a noisy machine affects both alike;
+A third case, ``floor``, is no Zarr library at all: the same chunks compressed (or decompressed)
+by numcodecs' Zstd directly, one chunk per task on a pool of one thread per core, kept in a dict
+or written to one file each. It is the least time this codec can take on this machine, so no
+library can beat it; ``x floor`` reports each library's time as a multiple of it, and the largest
+speedup over zarr-python that any library could reach is zarr-python's ``x floor``.
+
+Cases of the libraries alternate and each is repeated, so a noisy machine affects both alike;
 the best time of the repeats is reported (with the largest peak memory seen, cold or warm).
 
 Usage::
@@ -32,7 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-LIBRARIES = ("cloudzarr", "zarr")
+LIBRARIES = ("cloudzarr", "zarr", "floor")
 STORES = ("memory", "local")
 OPERATIONS = ("write", "read")
 FULL_SIZE = 256 * 2**20
@@ -173,6 +179,77 @@ def _open_zarr(store_kind: str, root: str, shape: tuple[int, ...]) -> Any:
     )
 
 
+class _CodecFloor:
+    """The codec work alone: what ``arr[...] = data`` and ``arr[...]`` cannot do with less.
+
+    Each 64^3 chunk is copied out of the input (zstd needs contiguous bytes) and compressed with
+    numcodecs' Zstd at level 0, as both libraries do, in a pool of one thread per core;
+    numcodecs releases the GIL while it compresses. Reads decompress each chunk into a
+    per-thread buffer and copy it into its place in the output.
+    """
+
+    def __init__(self, store_kind: str, root: str, shape: tuple[int, ...]) -> None:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        from numcodecs import Zstd
+
+        self.shape = shape
+        self.codec = Zstd(level=0)
+        self.root = None if store_kind == "memory" else root
+        self.stored: dict[tuple[int, ...], bytes] = {}
+        self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        self.local = threading.local()
+        steps = [range(0, n, CHUNK) for n in shape]
+        self.origins = [(i, j, k) for i in steps[0] for j in steps[1] for k in steps[2]]
+
+    def _region(self, origin: tuple[int, ...]) -> tuple[slice, ...]:
+        return tuple(slice(o, min(o + CHUNK, n)) for o, n in zip(origin, self.shape, strict=True))
+
+    def _path(self, origin: tuple[int, ...]) -> str:
+        assert self.root is not None
+        return os.path.join(self.root, "c" + ".".join(str(o // CHUNK) for o in origin))
+
+    def __setitem__(self, _key: Any, data: Any) -> None:
+        import numpy as np
+
+        def encode(origin: tuple[int, ...]) -> None:
+            encoded = self.codec.encode(np.ascontiguousarray(data[self._region(origin)]))
+            if self.root is None:
+                self.stored[origin] = encoded
+            else:
+                with open(self._path(origin), "wb") as fh:
+                    fh.write(encoded)
+
+        list(self.pool.map(encode, self.origins))
+
+    def __getitem__(self, _key: Any) -> Any:
+        import numpy as np
+
+        out = np.empty(self.shape, dtype=np.float32)
+
+        def decode(origin: tuple[int, ...]) -> None:
+            region = self._region(origin)
+            if self.root is None:
+                encoded = self.stored[origin]
+            else:
+                with open(self._path(origin), "rb") as fh:
+                    encoded = fh.read()
+            target = out[region]
+            scratch = getattr(self.local, "buf", None)
+            if scratch is None or scratch.shape != target.shape:
+                scratch = self.local.buf = np.empty(target.shape, dtype=np.float32)
+            self.codec.decode(encoded, out=scratch)
+            target[...] = scratch
+
+        list(self.pool.map(decode, self.origins))
+        return out
+
+
+def _open_floor(store_kind: str, root: str, shape: tuple[int, ...]) -> Any:
+    return _CodecFloor(store_kind, root, shape)
+
+
 def _summary(
     cold: tuple[float, float, float, Any], warm: tuple[float, float, float, Any]
 ) -> dict[str, float]:
@@ -192,7 +269,7 @@ def _worker(lib: str, store_kind: str, nbytes: int) -> dict[str, Any]:
     data = make_data(shape)
     root = tempfile.mkdtemp(prefix=f"bench-arrays-{lib}-")
     try:
-        opener = _open_cloudzarr if lib == "cloudzarr" else _open_zarr
+        opener = {"cloudzarr": _open_cloudzarr, "zarr": _open_zarr, "floor": _open_floor}[lib]
         arr = opener(store_kind, root, shape)
 
         def write() -> None:
@@ -259,7 +336,8 @@ def run(
         ``seconds``, ``cpu_seconds`` (process CPU time of the fastest run: less sensitive than
         wall time to other load on the machine), ``peak_bytes``, ``peak_ratio`` (peak / array
         size) and, on cloudzarr rows
-        when zarr-python ran too, ``speedup`` (zarr-python's time / cloudzarr's).
+        when zarr-python ran too, ``speedup`` (zarr-python's time / cloudzarr's); on library
+        rows when the floor ran, ``x_floor`` (the row's time / the codec floor's).
     """
     nbytes = parse_size(size)
     best: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -299,6 +377,9 @@ def run(
         if row["library"] == "cloudzarr" and other is not None:
             row["speedup"] = other["seconds"] / row["seconds"]
             row["cold_speedup"] = other["cold_seconds"] / row["cold_seconds"]
+        floor = best.get(("floor", row["store"], row["operation"]))
+        if row["library"] != "floor" and floor is not None:
+            row["x_floor"] = row["seconds"] / floor["seconds"]
     return rows
 
 
@@ -306,18 +387,20 @@ def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a markdown table."""
     lines = [
         "| library | store | operation | shape | seconds | CPU s | MB/s | peak MiB "
-        "| peak / size | speedup | cold s | cold speedup |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| peak / size | speedup | x floor | cold s | cold speedup |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         speed = r["nbytes"] / r["seconds"] / 1e6 if r["seconds"] else float("inf")
         speedup = f"{r['speedup']:.2f}x" if "speedup" in r else ""
         cold_speedup = f"{r['cold_speedup']:.2f}x" if "cold_speedup" in r else ""
+        x_floor = f"{r['x_floor']:.2f}" if "x_floor" in r else ""
         shape = "x".join(str(n) for n in r["shape"])
         lines.append(
             f"| {r['library']} | {r['store']} | {r['operation']} | {shape} | {r['seconds']:.3f} "
             f"| {r['cpu_seconds']:.2f} | {speed:.0f} | {r['peak_bytes'] / 2**20:.1f} "
-            f"| {r['peak_ratio']:.2f} | {speedup} | {r['cold_seconds']:.3f} | {cold_speedup} |"
+            f"| {r['peak_ratio']:.2f} | {speedup} | {x_floor} | {r['cold_seconds']:.3f} "
+            f"| {cold_speedup} |"
         )
     return "\n".join(lines)
 

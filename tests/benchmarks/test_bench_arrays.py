@@ -37,7 +37,7 @@ def test_tiny_run_reports_every_case() -> None:
     cases = {(r["library"], r["store"], r["operation"]) for r in rows}
     assert cases == {
         (lib, store, op)
-        for lib in ("cloudzarr", "zarr")
+        for lib in ("cloudzarr", "zarr", "floor")
         for store in ("memory", "local")
         for op in ("write", "read")
     }
@@ -45,5 +45,6 @@ def test_tiny_run_reports_every_case() -> None:
         assert row["seconds"] > 0 and row["nbytes"] == 512 * 1024
         assert row["peak_ratio"] >= 0
         assert ("speedup" in row) == (row["library"] == "cloudzarr")
+        assert ("x_floor" in row) == (row["library"] != "floor")
     table = bench.to_markdown(rows)
     assert table.count("\n") == len(rows) + 1 and "speedup" in table
