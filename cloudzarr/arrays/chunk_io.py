@@ -26,7 +26,7 @@ from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.indexing import ChunkProjection
 from cloudzarr.arrays.sharding import ShardingCodec
 from cloudzarr.codecs.pipeline import CodecPipeline
-from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
+from cloudzarr.errors import ChunkDecodeError, MetadataError, UnsupportedCodecError
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.metadata.dtypes import is_string_dtype
@@ -236,7 +236,10 @@ class ShardedChunkIO(ChunkIO):
                 f"array {self.name!r}: codecs: sharding_indexed must be the only codec, got "
                 f"{[c.name for c in metadata.codecs]}"
             )
-        self.codec = ShardingCodec(spec, self.dtype, self.grid_chunks, self.fill_value)
+        try:
+            self.codec = ShardingCodec(spec, self.dtype, self.grid_chunks, self.fill_value)
+        except MetadataError as exc:  # an inner codec (or a nested shard's) cannot be built
+            raise type(exc)(f"array {self.name!r}: {exc}") from exc
 
     @property
     def read_chunk_shape(self) -> tuple[int, ...]:

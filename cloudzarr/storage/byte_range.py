@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cloudzarr.errors import StoreError
@@ -88,3 +89,62 @@ def http_range_header(byte_range: ByteRequest | None) -> str | None:
         case SuffixByteRequest(suffix):
             return f"bytes=-{suffix}" if suffix > 0 else ""
     raise TypeError(f"unknown byte request {byte_range!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class CoalescedRange:
+    """One request ``[start, end)`` covering the wanted ranges at ``members`` (input positions)."""
+
+    start: int
+    end: int
+    members: tuple[int, ...]
+
+
+def coalesce_ranges(
+    ranges: Sequence[tuple[int, int]], *, max_gap: int, max_size: int
+) -> list[CoalescedRange]:
+    """Group byte ranges ``[start, end)`` of one value into fewer, larger requests.
+
+    Ranges are taken in order of their start. A range joins the current request when the gap
+    between them is at most ``max_gap`` bytes (overlaps count as no gap) and the request would
+    still span at most ``max_size`` bytes; a range alone larger than ``max_size`` is still one
+    request (it is never split). ``max_gap = -1`` keeps even touching ranges apart (one request
+    per range unless ranges overlap).
+
+    Parameters
+    ----------
+    ranges
+        Absolute ``(start, end)`` pairs, in any order.
+    max_gap
+        The most bytes read and thrown away between two merged ranges.
+    max_size
+        The most bytes one merged request spans.
+
+    Returns
+    -------
+    list of CoalescedRange
+        In order of ``start``; every input position appears in exactly one ``members``.
+    """
+    if max_gap < -1:
+        raise StoreError(f"invalid coalescing gap {max_gap} (must be >= -1)")
+    if max_size < 0:
+        raise StoreError(f"invalid coalesced request size {max_size} (must be >= 0)")
+    for start, end in ranges:
+        if start < 0 or end < start:
+            raise StoreError(f"invalid byte range [{start}, {end})")
+    order = sorted(range(len(ranges)), key=lambda i: ranges[i])
+    merged: list[CoalescedRange] = []
+    start = end = 0
+    members: list[int] = []
+    for i in order:
+        lo, hi = ranges[i]
+        if members and lo - end <= max_gap and max(end, hi) - start <= max_size:
+            end = max(end, hi)
+            members.append(i)
+            continue
+        if members:
+            merged.append(CoalescedRange(start, end, tuple(members)))
+        start, end, members = lo, hi, [i]
+    if members:
+        merged.append(CoalescedRange(start, end, tuple(members)))
+    return merged
