@@ -10,7 +10,6 @@ rather than against itself.
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,21 +17,7 @@ from zarr.core.buffer import cpu, default_buffer_prototype
 from zarr.testing.store import StoreTests
 
 from cloudzarr.interop import ZarrStoreAdapter
-from cloudzarr.storage import LocalStore, MemoryStore, Store
-
-KINDS = ["memory", "local", "s3"]
-
-
-@pytest.fixture(params=KINDS)
-def cloudzarr_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    """A fresh, empty, writable cloudzarr store of each kind the suite runs on."""
-    match request.param:
-        case "memory":
-            return MemoryStore()
-        case "local":
-            return LocalStore(tmp_path / "store")
-    store: Store = request.getfixturevalue("s3_store")
-    return store
+from cloudzarr.storage import MemoryStore, Store
 
 
 class TestZarrStoreSuite(StoreTests[ZarrStoreAdapter, cpu.Buffer]):
@@ -60,6 +45,7 @@ class TestZarrStoreSuite(StoreTests[ZarrStoreAdapter, cpu.Buffer]):
 
     @pytest.fixture
     def store_kwargs(self, cloudzarr_store: Store) -> dict[str, Any]:
+        # cloudzarr_store (tests/interop/conftest.py): memory, local and S3 in turn.
         return {"store": cloudzarr_store}
 
     def test_store_repr(self, store: ZarrStoreAdapter) -> None:
