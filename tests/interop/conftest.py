@@ -29,3 +29,9 @@ def make_store(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Sto
 def cloudzarr_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     """A fresh, empty, writable cloudzarr store of each interop backend in turn."""
     return make_store(request, request.param, tmp_path)
+
+
+@pytest.fixture(params=["memory", "s3"])
+def memory_or_s3_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """A fresh, empty, writable cloudzarr store in memory, then on S3."""
+    return make_store(request, request.param, tmp_path)
