@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -12,13 +14,13 @@ from cloudzarr.storage import MemoryStore
 from cloudzarr.storage.instrumented import InstrumentedStore
 
 
-async def make_sharded(store: MemoryStore, **kwargs: object) -> AsyncArray:
+async def make_sharded(store: MemoryStore, **kwargs: Any) -> AsyncArray:
     meta = build_array_metadata(
         shape=kwargs.pop("shape", (16, 12)),
         dtype=kwargs.pop("dtype", "int32"),
         chunks=kwargs.pop("chunks", (2, 3)),
         shards=kwargs.pop("shards", (8, 6)),
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
     return await AsyncArray.create(store, "s", meta)
 
