@@ -50,6 +50,20 @@ class PreconditionFailedError(StoreError):
     """A conditional request was refused by the backend (HTTP 412)."""
 
 
+class AmbiguousWriteError(StoreError):
+    """A conditional write was sent more than once (a lost response, then a retry) and the key
+    now holds another value: whether the first attempt was applied cannot be known.
+
+    Callers whose change is idempotent re-read the key and apply it again; others must check
+    their own effect before repeating it.
+    """
+
+
+class ConcurrentUpdateError(StoreError):
+    """A read-modify-write of a key lost to concurrent writers more times than allowed; the
+    message names the key. Nothing was half-written: the key holds another writer's value."""
+
+
 class ListingInterruptedError(StoreError):
     """A paged listing failed midway and cannot be resumed where it stopped; list again."""
 
@@ -148,18 +162,33 @@ class IndexingError(CloudzarrError, IndexError):
     """An index is out of bounds or of an unsupported kind."""
 
 
+# --- calling the API ---------------------------------------------------------------------------
+
+
+class InvalidArgumentError(CloudzarrError, ValueError, TypeError):
+    """A function was called with an argument it does not take, a missing one, or a value it
+    cannot use (``mode="rw"``, ``shape=`` missing, ``compressor=`` for ``compressors=``...).
+
+    Python reports such calls as ``TypeError`` and zarr-python as ``ValueError``; this class
+    derives from both so either ``except`` keeps working.
+    """
+
+
 __all__ = [
     "AccessDeniedError",
+    "AmbiguousWriteError",
     "ArrayNotFoundError",
     "ArrayShapeError",
     "ChunkDecodeError",
     "CloudzarrError",
+    "ConcurrentUpdateError",
     "ConnectionResetStoreError",
     "ConsolidatedMetadataError",
     "ContainsArrayError",
     "ContainsGroupError",
     "GroupNotFoundError",
     "IndexingError",
+    "InvalidArgumentError",
     "InvalidKeyError",
     "InvalidMetadataError",
     "InvalidStoreURLError",

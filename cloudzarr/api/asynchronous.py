@@ -11,13 +11,22 @@ there; ``"w-"`` creates, failing if something is there.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from cloudzarr.api.arguments import (
+    array_from_data,
+    check_array_kwargs,
+    check_format,
+    check_mode,
+    require_shape_and_dtype,
+)
 from cloudzarr.errors import (
     ArrayNotFoundError,
     GroupNotFoundError,
+    InvalidArgumentError,
     NodeNotFoundError,
     NodeTypeError,
 )
@@ -35,7 +44,6 @@ if TYPE_CHECKING:
 
 StoreLike = Store | str | os.PathLike[str]
 AccessMode = Literal["r", "r+", "a", "w", "w-"]
-_MODES = ("r", "r+", "a", "w", "w-")
 
 __all__ = [
     "consolidate_metadata",
@@ -56,10 +64,38 @@ def resolve_store(
     mode: str = "a",
     storage_options: Mapping[str, Any] | None = None,
 ) -> Store:
-    """The store ``store`` names, as a read-only view for mode ``"r"``."""
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
+    """The store ``store`` names, as a read-only view for mode ``"r"``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``mode`` is not one of ``r``, ``r+``, ``a``, ``w``, ``w-``.
+    """
+    check_mode(mode)
     return open_store(store, storage_options=storage_options, read_only=mode == "r")
+
+
+@contextlib.asynccontextmanager
+async def opened_store(
+    store: StoreLike,
+    *,
+    mode: str = "a",
+    storage_options: Mapping[str, Any] | None = None,
+) -> AsyncIterator[Store]:
+    """:func:`resolve_store`, closing the store again if the body fails and the store was
+    opened here from a URL or path (a store the caller passed in stays theirs).
+
+    Without this, a failed ``open_group("s3://...")`` drops a store whose HTTP session is
+    still open, and aiohttp prints "Unclosed client session" when it is collected.
+    """
+    st = resolve_store(store, mode=mode, storage_options=storage_options)
+    try:
+        yield st
+    except Exception:
+        if not isinstance(store, Store):
+            with contextlib.suppress(Exception):
+                await st.close()
+        raise
 
 
 async def open_group(
@@ -85,24 +121,28 @@ async def open_group(
     ContainsGroupError, ContainsArrayError
         Mode ``w-`` (or ``a``, over an array) with a node there.
     """
-    st = resolve_store(store, mode=mode, storage_options=storage_options)
-    path = normalize_path(path)
-    if mode in ("w", "w-"):
+    check_mode(mode)
+    check_format(zarr_format, allow_none=True)
+    async with opened_store(store, mode=mode, storage_options=storage_options) as st:
+        path = normalize_path(path)
+        if mode in ("w", "w-"):
+            return await AsyncGroup.create(
+                st,
+                path,
+                attributes=attributes,
+                zarr_format=zarr_format or 3,
+                overwrite=mode == "w",
+            )
+        try:
+            return await AsyncGroup.open(
+                st, path, zarr_format=zarr_format, use_consolidated=use_consolidated
+            )
+        except GroupNotFoundError:
+            if mode != "a" or st.read_only:
+                raise
         return await AsyncGroup.create(
-            st,
-            path,
-            attributes=attributes,
-            zarr_format=zarr_format or 3,
-            overwrite=mode == "w",
+            st, path, attributes=attributes, zarr_format=zarr_format or 3
         )
-    try:
-        return await AsyncGroup.open(
-            st, path, zarr_format=zarr_format, use_consolidated=use_consolidated
-        )
-    except GroupNotFoundError:
-        if mode != "a" or st.read_only:
-            raise
-    return await AsyncGroup.create(st, path, attributes=attributes, zarr_format=zarr_format or 3)
 
 
 async def create_group(
@@ -115,10 +155,11 @@ async def create_group(
     storage_options: Mapping[str, Any] | None = None,
 ) -> AsyncGroup:
     """Create a group (and missing parents) in one round of atomic creates."""
-    st = resolve_store(store, storage_options=storage_options)
-    return await AsyncGroup.create(
-        st, path, attributes=attributes, zarr_format=zarr_format, overwrite=overwrite
-    )
+    check_format(zarr_format, allow_none=False)
+    async with opened_store(store, storage_options=storage_options) as st:
+        return await AsyncGroup.create(
+            st, path, attributes=attributes, zarr_format=zarr_format, overwrite=overwrite
+        )
 
 
 async def open_consolidated(
@@ -138,11 +179,17 @@ async def open_consolidated(
         The group has none.
     """
     if use_consolidated is False or use_consolidated is None:
-        raise ValueError("open_consolidated requires use_consolidated=True or a key name")
-    st = resolve_store(store, mode="r" if mode == "r" else "r+", storage_options=storage_options)
-    return await AsyncGroup.open(
-        st, normalize_path(path), zarr_format=zarr_format, use_consolidated=use_consolidated
-    )
+        raise InvalidArgumentError(
+            f"open_consolidated() requires use_consolidated=True or a key name, got "
+            f"{use_consolidated!r}; use open_group() to open without consolidated metadata"
+        )
+    check_mode(mode)
+    check_format(zarr_format, allow_none=True)
+    st_mode = "r" if mode == "r" else "r+"
+    async with opened_store(store, mode=st_mode, storage_options=storage_options) as st:
+        return await AsyncGroup.open(
+            st, normalize_path(path), zarr_format=zarr_format, use_consolidated=use_consolidated
+        )
 
 
 async def consolidate_metadata(
@@ -157,10 +204,11 @@ async def consolidate_metadata(
     Nested groups' consolidated metadata is ignored by the walk (so stale copies cannot leak
     in) and rewritten from it. Returns the group, consolidated.
     """
-    st = resolve_store(store, storage_options=storage_options)
-    path = normalize_path(path)
-    meta = await cm_ops.consolidate(st, path, zarr_format)
-    return AsyncGroup(st, path, meta)
+    check_format(zarr_format, allow_none=True)
+    async with opened_store(store, storage_options=storage_options) as st:
+        path = normalize_path(path)
+        meta = await cm_ops.consolidate(st, path, zarr_format)
+        return AsyncGroup(st, path, meta)
 
 
 def _normalized_nodes(nodes: Mapping[str, NodeMetadata]) -> dict[str, NodeMetadata]:
@@ -168,7 +216,7 @@ def _normalized_nodes(nodes: Mapping[str, NodeMetadata]) -> dict[str, NodeMetada
     for raw, meta in nodes.items():
         path = normalize_path(raw)
         if path in out:
-            raise ValueError(f"node path {raw!r} is given twice")
+            raise InvalidArgumentError(f"node path {raw!r} is given twice (as {shown(path)!r})")
         if getattr(meta, "node_type", None) not in ("array", "group"):
             raise NodeTypeError(f"node {raw!r}: {type(meta).__name__} is not node metadata")
         out[path] = meta
@@ -205,10 +253,10 @@ async def create_hierarchy(
     ContainsGroupError, ContainsArrayError
         A node exists (without ``overwrite``); nothing this call created is left behind.
     """
-    st = resolve_store(store, storage_options=storage_options)
     parsed = _normalized_nodes(nodes)
-    written = await create_nodes(st, parsed, overwrite=overwrite)
-    return {p: _wrap(st, p, written[p]) for p in sorted(written)}
+    async with opened_store(store, storage_options=storage_options) as st:
+        written = await create_nodes(st, parsed, overwrite=overwrite)
+        return {p: _wrap(st, p, written[p]) for p in sorted(written)}
 
 
 async def create_rooted_hierarchy(
@@ -233,24 +281,64 @@ async def create_array(
     store: StoreLike,
     *,
     name: str | None = None,
-    shape: Any,
-    dtype: Any,
+    shape: Any = None,
+    dtype: Any = None,
+    data: Any = None,
     overwrite: bool = False,
     zarr_format: int = 3,
     storage_options: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> AsyncArray:
     """Create an array at ``name`` (and its missing parent groups) in one round of atomic
-    creates. Other keyword arguments are those of
-    :func:`cloudzarr.arrays.build_array_metadata`.
+    creates.
+
+    Parameters
+    ----------
+    store
+        A store, URL or local path.
+    name
+        The array's path in the store (the root when None).
+    shape, dtype
+        The array's shape and data type; both may be left out when ``data`` is given.
+    data
+        Values to write once the array is created (as zarr-python's ``data=``); it gives the
+        shape and dtype left out. A ``shape`` or numeric ``dtype`` it does not fit is refused
+        before anything is created.
+    overwrite
+        Replace a node already at ``name`` instead of failing.
+    zarr_format
+        2 or 3.
+    storage_options
+        Backend options when ``store`` is a URL.
+    **kwargs
+        The other arguments of :func:`cloudzarr.arrays.build_array_metadata` (``chunks``,
+        ``shards``, ``compressors``, ``filters``, ``fill_value``, ``attributes``,
+        ``dimension_names``...).
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``shape``/``dtype`` missing without ``data``, ``data`` that does not fit them, or a
+        keyword argument array creation does not take (the message suggests the right one).
+    ContainsArrayError, ContainsGroupError
+        A node is at ``name`` and ``overwrite`` is False.
     """
     from cloudzarr.arrays import build_array_metadata
 
-    st = resolve_store(store, storage_options=storage_options)
+    check_array_kwargs("create_array", kwargs)
+    check_format(zarr_format, allow_none=False)
+    values = None
+    if data is not None:
+        values, shape, dtype = array_from_data(data, shape, dtype)
+    require_shape_and_dtype("create_array()", shape, dtype)
     path = normalize_path(name or "")
     meta = build_array_metadata(shape=shape, dtype=dtype, zarr_format=zarr_format, **kwargs)
-    await create_nodes(st, {path: meta}, overwrite=overwrite)
-    return make_array(st, path, meta)
+    async with opened_store(store, storage_options=storage_options) as st:
+        await create_nodes(st, {path: meta}, overwrite=overwrite)
+        array = make_array(st, path, meta)
+        if values is not None:
+            await array.setitem(Ellipsis, values)
+        return array
 
 
 async def open_array(
@@ -263,14 +351,27 @@ async def open_array(
     **kwargs: Any,
 ) -> AsyncArray:
     """Open the array at ``path`` (one round of GETs). With mode ``w``/``w-``, or ``a`` when
-    nothing is there and ``shape`` is given, create it with ``kwargs``.
+    nothing is there and ``shape`` is given, create it with ``kwargs`` (those of
+    :func:`create_array`).
 
     Raises
     ------
     ArrayNotFoundError
         No array is there (and none is to be created).
+    NodeTypeError
+        A group is there.
+    InvalidArgumentError
+        A bad ``mode``, a keyword argument array creation does not take, or mode ``w``/``w-``
+        without ``shape``/``dtype`` (or ``data``).
     """
+    check_mode(mode)
+    check_format(zarr_format, allow_none=True)
+    check_array_kwargs("open_array", {k: v for k, v in kwargs.items() if k != "data"})
     if mode in ("w", "w-"):
+        if kwargs.get("data") is None:
+            require_shape_and_dtype(
+                f"open_array(mode={mode!r})", kwargs.get("shape"), kwargs.get("dtype")
+            )
         return await create_array(
             store,
             name=path,
@@ -281,15 +382,19 @@ async def open_array(
         )
     from cloudzarr.arrays.async_array import AsyncArray
 
-    st = resolve_store(store, mode=mode, storage_options=storage_options)
-    try:
-        return await AsyncArray.open(
-            st, normalize_path(path), zarr_format, on_metadata_written=refresh_for_array
-        )
-    except ArrayNotFoundError:
-        if mode != "a" or st.read_only or "shape" not in kwargs:
-            raise
-    return await create_array(st, name=path, zarr_format=zarr_format or 3, **kwargs)
+    async with opened_store(store, mode=mode, storage_options=storage_options) as st:
+        try:
+            return await AsyncArray.open(
+                st, normalize_path(path), zarr_format, on_metadata_written=refresh_for_array
+            )
+        except ArrayNotFoundError:
+            if mode != "a" or st.read_only or ("shape" not in kwargs and "data" not in kwargs):
+                raise
+        return await create_array(st, name=path, zarr_format=zarr_format or 3, **kwargs)
+
+
+# What ``open`` passes on when it creates a group instead of an array.
+_GROUP_KWARGS = frozenset({"attributes", "use_consolidated"})
 
 
 async def open(
@@ -303,10 +408,13 @@ async def open(
 ) -> AsyncArray | AsyncGroup:
     """Open the node at ``path``, whichever kind it is (one round of GETs).
 
-    With mode ``w``/``w-`` (or ``a`` over nothing) an array is created when ``shape`` is
-    given, else a group.
+    With mode ``w``/``w-`` (or ``a`` over nothing) an array is created when ``shape`` (or
+    ``data``) is given, else a group (which takes only ``attributes`` and
+    ``use_consolidated`` from ``kwargs``).
     """
-    if (mode in ("w", "w-") or (mode == "a" and "shape" in kwargs)) and "shape" in kwargs:
+    check_mode(mode)
+    check_format(zarr_format, allow_none=True)
+    if mode in ("w", "w-", "a") and ("shape" in kwargs or "data" in kwargs):
         return await open_array(
             store,
             path=path,
@@ -315,20 +423,32 @@ async def open(
             storage_options=storage_options,
             **kwargs,
         )
+    extra = sorted(set(kwargs) - _GROUP_KWARGS)
+    if extra:
+        raise InvalidArgumentError(
+            f"open() got {', '.join(extra)} without shape=: array arguments need shape= "
+            "(or data=) to create an array; a group takes only attributes= and "
+            "use_consolidated="
+        )
     if mode in ("w", "w-"):
         return await open_group(
-            store, path=path, mode=mode, zarr_format=zarr_format, storage_options=storage_options
+            store,
+            path=path,
+            mode=mode,
+            zarr_format=zarr_format,
+            storage_options=storage_options,
+            **kwargs,
         )
-    st = resolve_store(store, mode=mode, storage_options=storage_options)
-    norm = normalize_path(path)
-    try:
-        meta = await read_node(st, norm, zarr_format)
-    except NodeNotFoundError:
-        if mode != "a" or st.read_only:
-            raise NodeNotFoundError(f"no array or group at {shown(norm)!r}") from None
-        return await open_group(st, path=norm, mode="a", zarr_format=zarr_format, **kwargs)
-    if meta.node_type == "group":
-        if meta.zarr_format == 3:  # zarr.json already carries any consolidated metadata
-            return AsyncGroup(st, norm, meta)
-        return await AsyncGroup.open(st, norm, zarr_format=2)  # picks up .zmetadata
-    return make_array(st, norm, meta)
+    async with opened_store(store, mode=mode, storage_options=storage_options) as st:
+        norm = normalize_path(path)
+        try:
+            meta = await read_node(st, norm, zarr_format)
+        except NodeNotFoundError:
+            if mode != "a" or st.read_only:
+                raise NodeNotFoundError(f"no array or group at {shown(norm)!r}") from None
+            return await open_group(st, path=norm, mode="a", zarr_format=zarr_format, **kwargs)
+        if meta.node_type == "group":
+            if meta.zarr_format == 3:  # zarr.json already carries any consolidated metadata
+                return AsyncGroup(st, norm, meta)
+            return await AsyncGroup.open(st, norm, zarr_format=2)  # picks up .zmetadata
+        return make_array(st, norm, meta)

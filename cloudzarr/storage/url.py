@@ -122,9 +122,13 @@ def open_store(
         )
 
     protocol = _protocol(url)
+    if protocol is None and url[:5].lower() == "file:":
+        protocol = "file"  # RFC 8089's file:/abs/path, with no "//"
+    elif protocol is None:
+        _refuse_mistyped_url(url)
     if protocol is None or protocol in ("file", "local"):
         _refuse_options(url, storage_options)
-        path = url.split("://", 1)[1] if protocol is not None else url
+        path = _after_scheme(url) if protocol is not None else url
         if path == "":
             raise InvalidStoreURLError(f"store URL {url!r} names no folder")
         return LocalStore(path, read_only=read_only, concurrency=concurrency)
@@ -137,6 +141,11 @@ def open_store(
     module, cls_name, extra = _DEDICATED.get(protocol, _FSSPEC)
     if (module, cls_name, extra) == _FSSPEC:
         _check_fsspec_protocol(url, protocol)
+    elif not _after_scheme(url).split("/", 1)[0]:
+        word = "container" if extra == "azure" else "bucket"
+        raise InvalidStoreURLError(
+            f"store URL {url!r} names no {word}; write {protocol}://{word.upper()}/PREFIX"
+        )
     store_cls = _load(module, cls_name, extra, url)
     return store_cls.from_url(
         url,
@@ -167,6 +176,37 @@ def _protocol(url: str) -> str | None:
     if not scheme or not all(c.isalnum() or c in "+-." for c in scheme):
         return None
     return scheme.lower()
+
+
+def _after_scheme(url: str) -> str:
+    """What follows ``scheme://`` (or ``file:``)."""
+    if "://" in url:
+        return url.split("://", 1)[1]
+    return url.split(":", 1)[1]
+
+
+def _refuse_mistyped_url(path: str) -> None:
+    """Refuse a "path" that is a store URL missing a slash (``s3:/bucket``, ``memory:name``).
+
+    Taken as a local path it would silently create a folder called ``s3:`` in the working
+    directory. A one-letter scheme is a Windows drive (``C:/data``) and stays a path.
+    """
+    scheme, sep, rest = path.partition(":")
+    if not sep or len(scheme) < 2 or not all(c.isalnum() or c in "+-." for c in scheme):
+        return
+    scheme = scheme.lower()
+    known = scheme in _DEDICATED or scheme == "memory"
+    if not known:
+        try:
+            import fsspec
+        except ModuleNotFoundError:  # pragma: no cover - fsspec is a core dependency
+            return
+        known = scheme in fsspec.available_protocols()
+    if known:
+        raise InvalidStoreURLError(
+            f"store URL {path!r} lacks the '//' after {scheme + ':'!r}; write "
+            f"{scheme}://{rest.lstrip('/')} (or ./{path} for a local folder of that name)"
+        )
 
 
 def _refuse_options(url: str, storage_options: Mapping[str, Any] | None) -> None:

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cloudzarr.errors import CloudzarrError
 from cloudzarr.tools.bench import OPS, BenchConfig, BenchRunner, parse_size, total_requests
 
 
@@ -23,6 +24,50 @@ def cli() -> None:
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _parse_ints(value: str, option: str) -> list[int]:
+    try:
+        return [int(part) for part in _split(value)]
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a comma-separated list of integers", param_hint=option
+        ) from None
+
+
+@contextlib.contextmanager
+def _store_errors_as_usage() -> Iterator[None]:
+    """Show a cloudzarr error as one ``Error:`` line (exit status 1) instead of a traceback.
+
+    When the clean-up after a failure fails too (a missing bucket fails both the first write
+    and the deletion of the prefix), the original error is shown first: it is the cause.
+    cloudzarr's messages never carry credentials, so they are safe to print.
+    """
+    try:
+        yield
+    except Exception as exc:
+        chain: list[str] = []
+        seen: BaseException | None = exc
+        while seen is not None and (err := _cloudzarr_error_in(seen)) is not None:
+            chain.append(f"{type(err).__name__}: {err}")
+            seen = seen.__context__
+        if not chain:
+            raise
+        first, *later = dict.fromkeys(reversed(chain))
+        lines = [first, *(f"and then: {m}" for m in later)]
+        raise click.ClickException("\n".join(lines)) from None
+
+
+def _cloudzarr_error_in(exc: BaseException) -> CloudzarrError | None:
+    """``exc`` if it is a cloudzarr error, else the first one in an exception group (the
+    bench's concurrent writes fail as a group)."""
+    if isinstance(exc, CloudzarrError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _cloudzarr_error_in(inner)) is not None:
+                return found
+    return None
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -195,8 +240,8 @@ def bench(
     from cloudzarr.tools.interrupt import sigterm_as_interrupt
 
     options = _parse_options(storage_option)
+    conc = _parse_ints(concurrency, "--concurrency")
     try:
-        conc = [int(c) for c in _split(concurrency)]
         config = BenchConfig(
             ops=_split(ops),
             sizes=[parse_size(s) for s in _split(sizes)],
@@ -212,7 +257,7 @@ def bench(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     console = _console()
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt(), _store_errors_as_usage():
         try:
             with _target(url, options, proxy_latency) as target:
                 if hierarchy:
@@ -310,7 +355,7 @@ def demo(url: str | None, storage_option: tuple[str, ...], latency: float, keep:
     if latency < 0:
         raise click.UsageError("--latency must be non-negative")
     console = _console()
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt(), _store_errors_as_usage():
         try:
             with _target(url, options, 0.0, bucket="cloudzarr-demo") as target:
                 store_url = target.url if url is None else f"{url.rstrip('/')}/{unique_prefix()}"
@@ -340,6 +385,7 @@ def _run_demo(target: Target, console: Console, latency: float, *, cleanup: bool
     finally:
         if cleanup:
             run_interruptibly(store.delete_dir(""))
+            _remove_empty_root(store)
         with contextlib.suppress(Exception):
             run_interruptibly(store.close())
     table = phases_table(
@@ -356,11 +402,30 @@ def _run_demo(target: Target, console: Console, latency: float, *, cleanup: bool
         f"Without it, cloudzarr's walk sends {walk.total_requests} requests in "
         f"{walk.seconds:.3f} s ({walk.peak_in_flight} at once at its peak); walking in "
         f"zarr-python's order sends {seq.total_requests} in {seq.seconds:.3f} s, "
-        f"{seq.seconds / walk.seconds:.1f}x longer.",
+        f"{_compared(seq.seconds, walk.seconds)}.",
         highlight=False,
     )
     if cleanup:
         console.print(f"removed {target.url}", highlight=False)
+
+
+def _compared(seconds: float, reference: float) -> str:
+    """``seconds`` against ``reference`` in words ("2.4x longer", "1.7x shorter")."""
+    if reference <= 0 or seconds <= 0:
+        return "no comparable time"
+    if seconds >= reference:
+        return f"{seconds / reference:.1f}x longer"
+    return f"{reference / seconds:.1f}x shorter (no latency to overlap; try --latency 20)"
+
+
+def _remove_empty_root(store: Any) -> None:
+    """Remove the demo's own folder on local disk, which ``delete_dir("")`` empties but keeps
+    (object stores have no folders to leave behind)."""
+    from cloudzarr.storage import LocalStore
+
+    if isinstance(store, LocalStore):
+        with contextlib.suppress(OSError):
+            store.root.rmdir()  # only succeeds when empty: nothing of anyone else's is lost
 
 
 def _console() -> Console:

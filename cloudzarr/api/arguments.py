@@ -1,0 +1,115 @@
+"""Checks of the top-level functions' arguments, so a mistake is named before any I/O.
+
+A newcomer's typical slips (``mode="rw"``, ``compressor=`` for ``compressors=``, ``mode="w"``
+without ``shape=``) would otherwise surface as a bare ``TypeError`` from an inner function
+whose name the caller never used; here they become :class:`InvalidArgumentError` naming the
+argument and what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from cloudzarr.errors import InvalidArgumentError, UnsupportedFormatError
+
+MODES = ("r", "r+", "a", "w", "w-")
+
+# zarr-python and zarr v2 spellings -> the argument cloudzarr takes instead.
+_RENAMED = {
+    "compressor": "compressors",
+    "chunk_shape": "chunks",
+    "shard_shape": "shards",
+    "attrs": "attributes",
+    "dimension_separator": "chunk_key_encoding",
+}
+
+
+def check_mode(mode: object) -> None:
+    """Refuse a mode zarr-python would not take either."""
+    if mode not in MODES:
+        raise InvalidArgumentError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+
+
+def check_format(zarr_format: object, *, allow_none: bool) -> None:
+    """Refuse a ``zarr_format`` other than 2, 3 (or None where detection is allowed)."""
+    if zarr_format is None and allow_none:
+        return
+    if isinstance(zarr_format, bool) or zarr_format not in (2, 3):
+        choices = "2, 3 or None" if allow_none else "2 or 3"
+        raise UnsupportedFormatError(f"zarr_format must be {choices}, got {zarr_format!r}")
+
+
+@cache
+def _array_parameters() -> frozenset[str]:
+    from cloudzarr.arrays import build_array_metadata
+
+    return frozenset(inspect.signature(build_array_metadata).parameters)
+
+
+def check_array_kwargs(function: str, kwargs: Mapping[str, Any]) -> None:
+    """Refuse keyword arguments that array creation does not take, suggesting the right one."""
+    known = _array_parameters()
+    for name in kwargs:
+        if name in known:
+            continue
+        hint = _RENAMED.get(name) or next(
+            iter(difflib.get_close_matches(name, sorted(known), n=1)), None
+        )
+        also = f"; did you mean {hint}=?" if hint else f"; it takes {', '.join(sorted(known))}"
+        raise InvalidArgumentError(
+            f"{function}() got an unexpected keyword argument {name!r}{also}"
+        )
+
+
+def require_shape_and_dtype(function: str, shape: Any, dtype: Any) -> None:
+    """Refuse an array creation without ``shape=`` or ``dtype=`` (and no ``data=``).
+
+    ``function`` is the call as the user wrote it, e.g. ``open_array(mode='w')``.
+    """
+    missing = [n for n, v in (("shape", shape), ("dtype", dtype)) if v is None]
+    if missing:
+        names = " and ".join(f"{n}=" for n in missing)
+        raise InvalidArgumentError(f"{function} creates an array and needs {names} (or data=)")
+
+
+def array_from_data(
+    data: Any, shape: Any, dtype: Any
+) -> tuple[np.ndarray[Any, Any], tuple[int, ...], Any]:
+    """``data`` as a numpy array, with the shape and dtype the array is created with.
+
+    A shape that disagrees with ``data``, or numeric data the array's rule would refuse to
+    cast to an explicit numeric ``dtype``, is refused here, before the array is created.
+    """
+    from cloudzarr.arrays.async_array import _castable
+
+    arr = np.asarray(data)
+    if shape is not None:
+        want = (shape,) if isinstance(shape, int) else tuple(shape)
+        if arr.shape != want:
+            raise InvalidArgumentError(
+                f"data has shape {arr.shape} but shape={want} was given; give one or make "
+                "them agree"
+            )
+    if dtype is None:
+        return arr, arr.shape, arr.dtype
+    try:
+        target = np.dtype(dtype)
+    except TypeError:
+        target = None  # a Zarr v3 name numpy does not know: building the metadata checks it
+    if (
+        target is not None
+        and arr.dtype.kind in "biufc"
+        and target.kind in "biufc"
+        and not _castable(arr, target)
+    ):
+        raise InvalidArgumentError(
+            f"data of dtype {arr.dtype} cannot be stored as dtype={dtype!r} "
+            "(numpy same_kind casting; integers must fit)"
+        )
+    return arr, arr.shape, dtype
