@@ -397,6 +397,15 @@ async def open_array(
 _GROUP_KWARGS = frozenset({"attributes", "use_consolidated"})
 
 
+def _check_group_kwargs(kwargs: Mapping[str, Any]) -> None:
+    extra = sorted(set(kwargs) - _GROUP_KWARGS)
+    if extra:
+        raise InvalidArgumentError(
+            f"open() got {', '.join(extra)} without shape=, so it would create a group, which "
+            "takes only attributes= and use_consolidated=; give shape= (or data=) for an array"
+        )
+
+
 async def open(
     store: StoreLike,
     *,
@@ -410,11 +419,13 @@ async def open(
 
     With mode ``w``/``w-`` (or ``a`` over nothing) an array is created when ``shape`` (or
     ``data``) is given, else a group (which takes only ``attributes`` and
-    ``use_consolidated`` from ``kwargs``).
+    ``use_consolidated`` from ``kwargs``). With ``r``/``r+``, as in zarr-python, creation
+    arguments are not used.
     """
     check_mode(mode)
     check_format(zarr_format, allow_none=True)
-    if mode in ("w", "w-", "a") and ("shape" in kwargs or "data" in kwargs):
+    wants_array = "shape" in kwargs or "data" in kwargs
+    if mode in ("w", "w-", "a") and wants_array:
         return await open_array(
             store,
             path=path,
@@ -423,14 +434,8 @@ async def open(
             storage_options=storage_options,
             **kwargs,
         )
-    extra = sorted(set(kwargs) - _GROUP_KWARGS)
-    if extra:
-        raise InvalidArgumentError(
-            f"open() got {', '.join(extra)} without shape=: array arguments need shape= "
-            "(or data=) to create an array; a group takes only attributes= and "
-            "use_consolidated="
-        )
     if mode in ("w", "w-"):
+        _check_group_kwargs(kwargs)
         return await open_group(
             store,
             path=path,
@@ -446,6 +451,7 @@ async def open(
         except NodeNotFoundError:
             if mode != "a" or st.read_only:
                 raise NodeNotFoundError(f"no array or group at {shown(norm)!r}") from None
+            _check_group_kwargs(kwargs)
             return await open_group(st, path=norm, mode="a", zarr_format=zarr_format, **kwargs)
         if meta.node_type == "group":
             if meta.zarr_format == 3:  # zarr.json already carries any consolidated metadata
