@@ -270,7 +270,7 @@ class ShardedChunkIO(ChunkIO):
         target = _region(out, proj.out_selection)
         extent = self._extent(proj.chunk_coords)
         try:
-            if proj.is_complete or self.codec.touches_every_chunk(proj.chunk_selection, extent):
+            if proj.is_complete or self.codec.needs_whole_shard(proj.chunk_selection, extent):
                 # Every inner chunk is needed: one GET of the shard beats 1 + n range requests.
                 data = await store.get(key)
                 if data is None:

@@ -18,7 +18,9 @@ re-encoding only the inner chunks the write touched.
 Nested sharding (a ``sharding_indexed`` among a shard's inner codecs, as zarr-python writes
 with a ``ShardingCodec`` inside a ``ShardingCodec``) is supported: each inner chunk is then
 itself a shard, built by :func:`_inner_pipeline` with the same fill value. A partial read
-fetches the nested shards it needs whole (coalesced like any inner chunk) and decodes them.
+fetches the nested shards it needs whole (coalesced like any inner chunk) and decodes them,
+except that a nested shard larger than :data:`NESTED_WHOLE_MAX_BYTES` with no other inner codec
+around it is itself read by ranges (its index, then the chunks needed).
 
 The codec is not registered with :func:`cloudzarr.codecs.register_array_bytes_codec`: that
 registry's factories do not receive the array's fill value, which absent inner chunks read as, so
@@ -30,7 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,7 +55,13 @@ from cloudzarr.storage.byte_range import (
     coalesce_ranges,
 )
 
-__all__ = ["COALESCE_MAX_BYTES", "COALESCE_MAX_GAP", "MAX_UINT64", "ShardingCodec"]
+__all__ = [
+    "COALESCE_MAX_BYTES",
+    "COALESCE_MAX_GAP",
+    "MAX_UINT64",
+    "NESTED_WHOLE_MAX_BYTES",
+    "ShardingCodec",
+]
 
 #: The index entry of an absent inner chunk.
 MAX_UINT64 = 2**64 - 1
@@ -69,6 +78,23 @@ COALESCE_MAX_GAP = 64 * 2**10
 #: reads: larger requests lose the parallelism of several concurrent connections, and each one
 #: is a buffer held whole in memory until its chunks are decoded.
 COALESCE_MAX_BYTES = 16 * 2**20
+
+#: A nested shard (an inner chunk that is itself a shard) of at most this many bytes is fetched
+#: whole when a read needs part of it; a larger one is read by ranges: its index, then its
+#: inner chunks the read needs. That costs one more round trip (the index must arrive before
+#: the chunks are known); 1 MiB takes about as long to transfer as a round trip lasts at the
+#: speeds above, so below it the extra request does not pay.
+NESTED_WHOLE_MAX_BYTES = 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """The coalescing limits of one read (see the module constants)."""
+
+    gap: int
+    request: int
+    nested_whole: int
+
 
 _INDEX_DTYPE = np.dtype("uint64")
 
@@ -115,6 +141,17 @@ class ShardingCodec(ArrayBytesCodec):
         self.fill_value = fill_value
         self.inner_specs: tuple[CodecSpec, ...] = tuple(cfg["codecs"])
         self.inner = _inner_pipeline(self.inner_specs, self.dtype, self.chunk_shape, fill_value)
+        #: The nested shard codec when each inner chunk is a shard and nothing else (no codec
+        #: before or after it), so a nested shard's bytes can themselves be read by ranges.
+        self.nested: ShardingCodec | None = None
+        inner = self.inner
+        if (
+            isinstance(inner, V3CodecPipeline)
+            and isinstance(inner.array_bytes, ShardingCodec)
+            and not inner.array_array
+            and not inner.bytes_chain.codecs
+        ):
+            self.nested = inner.array_bytes
         self.index_codecs = tuple(cfg["index_codecs"])
         self._index_pipe = CodecPipeline.from_v3(
             self.index_codecs, _INDEX_DTYPE, (*self.chunks_per_shard, 2)
@@ -244,10 +281,39 @@ class ShardingCodec(ArrayBytesCodec):
         # complete when a write covers what exists of them.
         return BasicIndexer(selection, extent, self.chunk_shape)
 
-    def touches_every_chunk(self, selection: tuple[Any, ...], extent: tuple[int, ...]) -> bool:
-        """Whether ``selection`` needs every inner chunk inside ``extent``."""
+    def needs_whole_shard(
+        self,
+        selection: tuple[Any, ...],
+        extent: tuple[int, ...],
+        max_nested_whole: int | None = None,
+    ) -> bool:
+        """Whether reading ``selection`` is best done by fetching the whole shard.
+
+        True when it needs every inner chunk inside ``extent`` and, if those are nested shards
+        whose decoded size exceeds ``max_nested_whole`` (default
+        :data:`NESTED_WHOLE_MAX_BYTES`: such nested shards are otherwise read by ranges), every
+        chunk of each of them too.
+        """
+        limit = NESTED_WHOLE_MAX_BYTES if max_nested_whole is None else max_nested_whole
+        indexer = self._sub_indexer(selection, extent)
         inside = math.prod(-(-e // c) for e, c in zip(extent, self.chunk_shape, strict=True))
-        return self._sub_indexer(selection, extent).nchunks == inside
+        if indexer.nchunks != inside:
+            return False
+        nested = self.nested
+        if nested is None or self.inner_nbytes <= limit:
+            return True
+        return all(
+            proj.is_complete
+            or nested.needs_whole_shard(proj.chunk_selection, self._sub_extent(proj, extent), limit)
+            for proj in indexer
+        )
+
+    def _sub_extent(self, proj: ChunkProjection, extent: tuple[int, ...]) -> tuple[int, ...]:
+        # The part of inner chunk ``proj`` inside the array.
+        return tuple(
+            min(c, e - k * c)
+            for k, c, e in zip(proj.chunk_coords, self.chunk_shape, extent, strict=True)
+        )
 
     async def read_into(
         self,
@@ -259,6 +325,7 @@ class ShardingCodec(ArrayBytesCodec):
         *,
         max_gap: int | None = None,
         max_request: int | None = None,
+        max_nested_whole: int | None = None,
     ) -> None:
         """Read ``selection`` of the shard at ``key`` into ``target`` with byte-range requests.
 
@@ -267,6 +334,11 @@ class ShardingCodec(ArrayBytesCodec):
         at most ``max_request`` bytes and split locally. The requests run concurrently through
         the store's limiter and each inner chunk is decoded as soon as its request returns. A
         missing shard fills ``target``.
+
+        Nested shards (inner chunks that are themselves shards, with no other inner codec) of
+        at most ``max_nested_whole`` bytes are fetched whole like any inner chunk; a larger one
+        is read the same way as this shard: its index by one range, then its inner chunks the
+        selection needs, unless the selection needs all of them.
 
         Parameters
         ----------
@@ -278,30 +350,97 @@ class ShardingCodec(ArrayBytesCodec):
             The part of the shard inside the array.
         target
             Receives the selected values (shape of the selection).
-        max_gap, max_request
-            Override :data:`COALESCE_MAX_GAP` and :data:`COALESCE_MAX_BYTES` for this call;
-            ``max_gap=-1`` fetches every inner chunk with its own request.
+        max_gap, max_request, max_nested_whole
+            Override :data:`COALESCE_MAX_GAP`, :data:`COALESCE_MAX_BYTES` and
+            :data:`NESTED_WHOLE_MAX_BYTES` for this call; ``max_gap=-1`` fetches every inner
+            chunk with its own request.
         """
-        gap = COALESCE_MAX_GAP if max_gap is None else max_gap
-        cap = COALESCE_MAX_BYTES if max_request is None else max_request
+        limits = _Limits(
+            COALESCE_MAX_GAP if max_gap is None else max_gap,
+            COALESCE_MAX_BYTES if max_request is None else max_request,
+            NESTED_WHOLE_MAX_BYTES if max_nested_whole is None else max_nested_whole,
+        )
         raw = await store.get(key, self._index_range())
         if raw is None:
             target[...] = self.fill_value
             return
         index = self._decode_index(raw, key)
+        await self._read_chunks(store, key, key, 0, index, selection, extent, target, limits)
+
+    async def _read_nested(
+        self,
+        store: Store,
+        key: str,
+        label: str,
+        base: int,
+        length: int,
+        selection: tuple[Any, ...],
+        extent: tuple[int, ...],
+        target: np.ndarray,
+        limits: _Limits,
+    ) -> None:
+        """:meth:`read_into` for this (nested) shard stored at ``[base, base + length)``."""
+        if length < self.index_nbytes:
+            raise ChunkDecodeError(
+                f"shard {label!r}: {length} bytes is shorter than its index "
+                f"({self.index_nbytes} bytes)"
+            )
+        lo = base + length - self.index_nbytes if self.index_at_end else base
+        raw = await store.get(key, RangeByteRequest(lo, lo + self.index_nbytes))
+        if raw is None:
+            # The shard vanished between the outer index read and this one: read as fill.
+            target[...] = self.fill_value
+            return
+        index = self._decode_index(raw, label)
+        present = index[:, 0] != MAX_UINT64
+        if present.any() and int((index[present, 0] + index[present, 1]).max()) > length:
+            raise ChunkDecodeError(f"shard {label!r}: index points past the end of the shard")
+        await self._read_chunks(store, key, label, base, index, selection, extent, target, limits)
+
+    async def _read_chunks(
+        self,
+        store: Store,
+        key: str,
+        label: str,
+        base: int,
+        index: np.ndarray,
+        selection: tuple[Any, ...],
+        extent: tuple[int, ...],
+        target: np.ndarray,
+        limits: _Limits,
+    ) -> None:
+        """Fetch and decode the inner chunks ``selection`` needs, given this shard's index."""
         wanted: list[tuple[int, ChunkProjection]] = []
+        jobs: list[Coroutine[Any, Any, None]] = []
         for proj in self._sub_indexer(selection, extent):
             flat = int(np.ravel_multi_index(proj.chunk_coords, self.chunks_per_shard))
-            if index[flat, 0] == MAX_UINT64:
+            off, n = (int(v) for v in index[flat])
+            if off == MAX_UINT64:
                 target[proj.out_selection] = self.fill_value
-            else:
+                continue
+            sub = self._read_deep(proj, n, extent, limits)
+            if sub is None:
                 wanted.append((flat, proj))
-        if not wanted:
-            return
+                continue
+            nested, sub_extent = sub
+            region: tuple[Any, ...] = (*proj.out_selection, Ellipsis)  # a view, even 0-d
+            jobs.append(
+                nested._read_nested(
+                    store,
+                    key,
+                    f"{label}, nested shard {self._coords(flat)}",
+                    base + off,
+                    n,
+                    proj.chunk_selection,
+                    sub_extent,
+                    target[region],
+                    limits,
+                )
+            )
         spans = [
-            (int(index[flat, 0]), int(index[flat, 0]) + int(index[flat, 1])) for flat, _ in wanted
+            (base + int(index[flat, 0]), base + int(index[flat, 0]) + int(index[flat, 1]))
+            for flat, _ in wanted
         ]
-        requests = coalesce_ranges(spans, max_gap=gap, max_size=cap)
 
         async def fetch(request: CoalescedRange) -> None:
             blob = await store.get(key, RangeByteRequest(request.start, request.end))
@@ -316,13 +455,29 @@ class ShardingCodec(ArrayBytesCodec):
                 lo, hi = spans[i][0] - request.start, spans[i][1] - request.start
                 if hi > len(view):
                     raise ChunkDecodeError(
-                        f"shard {key!r}: inner chunk {self._coords(flat)} lies past the end of "
-                        "the shard (truncated shard)"
+                        f"shard {label!r}: inner chunk {self._coords(flat)} lies past the end "
+                        "of the shard (truncated shard)"
                     )
-                chunk = await run_cpu(self.inner_nbytes, self._decode_inner, view[lo:hi], key, flat)
+                chunk = await run_cpu(
+                    self.inner_nbytes, self._decode_inner, view[lo:hi], label, flat
+                )
                 target[proj.out_selection] = chunk[proj.chunk_selection]
 
-        await asyncio.gather(*(fetch(r) for r in requests))
+        requests = coalesce_ranges(spans, max_gap=limits.gap, max_size=limits.request)
+        jobs.extend(fetch(r) for r in requests)
+        await asyncio.gather(*jobs)
+
+    def _read_deep(
+        self, proj: ChunkProjection, nbytes: int, extent: tuple[int, ...], limits: _Limits
+    ) -> tuple[ShardingCodec, tuple[int, ...]] | None:
+        """The nested codec and extent if this inner chunk is better read by its own ranges."""
+        nested = self.nested
+        if nested is None or nbytes <= limits.nested_whole:
+            return None
+        sub_extent = self._sub_extent(proj, extent)
+        if nested.needs_whole_shard(proj.chunk_selection, sub_extent, limits.nested_whole):
+            return None  # it would fetch every chunk anyway: one range for all of it
+        return nested, sub_extent
 
     def update(
         self,

@@ -13,10 +13,11 @@ import zarr
 from zarr import codecs as zc
 
 from cloudzarr.arrays import Array, AsyncArray, build_array_metadata
-from cloudzarr.arrays.sharding import MAX_UINT64
+from cloudzarr.arrays.chunk_io import ShardedChunkIO
+from cloudzarr.arrays.sharding import MAX_UINT64, NESTED_WHOLE_MAX_BYTES, ShardingCodec
 from cloudzarr.errors import ChunkDecodeError, InvalidMetadataError
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
-from cloudzarr.storage import MemoryStore
+from cloudzarr.storage import MemoryStore, Store
 from cloudzarr.storage.local import LocalStore
 
 SHAPE = (20, 15)  # edge shards are partial in both dimensions
@@ -279,3 +280,111 @@ async def test_corrupt_nested_index_names_outer_key_and_inner_chunk() -> None:
     with pytest.raises(ChunkDecodeError, match=r"'/a'.*a/c/0/0.*inner chunk \[0, 1\]"):
         await arr.getitem((0, 7))
     np.testing.assert_array_equal(await arr.getitem((0, slice(0, 6))), 4)  # (0, 0) still reads
+
+
+# --- partial reads inside large nested shards ----------------------------------------------------
+
+
+def _codec_for(meta: ArrayMetadataV3) -> tuple[ShardingCodec, ShardedChunkIO]:
+    io = ShardedChunkIO(meta, "a")
+    assert io.codec.nested is not None
+    return io.codec, io
+
+
+@pytest.mark.parametrize(
+    ("selection", "gets"),
+    [
+        # outer index + nested (0, 0)'s index + one inner chunk
+        pytest.param((5, 4), 3, id="one-element"),
+        # outer index + for nested (0, 0) and (0, 1): its index + one range (2 adjacent chunks)
+        pytest.param((0, slice(0, 12)), 5, id="a-row-across-two-nested"),
+        # nested (0, 0) needed whole: one range; nested (0, 1): index + one chunk
+        pytest.param((slice(0, 8), slice(0, 7)), 4, id="one-whole-one-partial"),
+        # every nested shard needed whole: the outer index + one coalesced range
+        pytest.param((slice(0, 16), slice(0, 12, 3)), 2, id="all-nested-whole"),
+    ],
+)
+async def test_nested_shards_read_by_ranges(selection: tuple[Any, ...], gets: int) -> None:
+    store = MemoryStore()
+    meta = nested_meta()
+    arr = await AsyncArray.create(store, "a", meta)
+    data = np.arange(20 * 15, dtype="i4").reshape(SHAPE)
+    await arr.setitem(..., data)
+    codec, _ = _codec_for(meta)
+    expected = data[:16, :12][selection]
+    target = np.empty(np.shape(expected), dtype="i4")
+    store.requests.reset()
+    await codec.read_into(store, "a/c/0/0", selection, SHARDS, target, max_nested_whole=0)
+    np.testing.assert_array_equal(target, expected)
+    assert store.requests.snapshot() == {"get": gets}
+
+
+@pytest.mark.parametrize("index_location", ["end", "start"])
+async def test_nested_range_reads_match_the_whole_shard(index_location: str) -> None:
+    store = MemoryStore()
+    meta = build_array_metadata(
+        shape=SHAPE,
+        dtype="i4",
+        chunks=NESTED,
+        shards=SHARDS,
+        fill_value=FILL,
+        serializer=nested_spec(index_location=index_location),
+        compressors=None,
+    )
+    assert isinstance(meta, ArrayMetadataV3)
+    arr = await AsyncArray.create(store, "a", meta)
+    await arr.setitem(..., sample())
+    codec, io = _codec_for(meta)
+    rng = np.random.default_rng(5)
+    for coords in [(0, 0), (0, 1), (1, 0)]:
+        key = "a/c/" + "/".join(map(str, coords))
+        shard = codec.decode(store._data[key], codec.dtype, codec.shard_shape)
+        extent = io._extent(coords)
+        inside = shard[tuple(slice(0, e) for e in extent)]
+        for _ in range(30):
+            sel = tuple(
+                int(rng.integers(0, e))
+                if rng.integers(3) == 0
+                else slice(int(rng.integers(0, e)), e, int(rng.integers(1, 5)))
+                for e in extent
+            )
+            expected = inside[sel]
+            target = np.empty(np.shape(expected), dtype="i4")
+            await codec.read_into(store, key, sel, extent, target, max_nested_whole=0, max_gap=0)
+            assert target.tobytes() == np.ascontiguousarray(expected).tobytes(), (key, sel)
+
+
+@pytest.fixture(params=["memory", "s3"])
+def memory_or_s3(request: pytest.FixtureRequest) -> Store:
+    store: Store = request.getfixturevalue(f"{request.param}_store")
+    return store
+
+
+async def test_large_nested_shards_are_read_by_ranges_by_default(memory_or_s3: Store) -> None:
+    # One shard of two nested shards of 768 x 256 float64 (1.5 MiB raw each, more than
+    # NESTED_WHOLE_MAX_BYTES) in 12 x 4 inner chunks of 64 x 64 (32 KiB each).
+    store = memory_or_s3
+    meta = build_array_metadata(
+        shape=(768, 512),
+        dtype="f8",
+        chunks=(768, 256),
+        shards=(768, 512),
+        serializer={
+            "name": "sharding_indexed",
+            "configuration": {"chunk_shape": [64, 64], "codecs": [BYTES]},
+        },
+        compressors=None,
+    )
+    arr = await AsyncArray.create(store, "a", meta)
+    data = np.random.default_rng(1).random((768, 512))
+    await arr.setitem(..., data)
+    store.requests.reset()
+    assert await arr.getitem((300, 400)) == data[300, 400]
+    get = "GetObject" if store.requests.snapshot().get("GetObject") else "get"
+    # The outer index, the nested shard's index, one 32 KiB inner chunk.
+    assert store.requests.snapshot() == {get: 3}
+    store.requests.reset()
+    sel = (slice(0, 64), slice(128, 384))  # 2 inner chunks in each nested shard
+    np.testing.assert_array_equal(await arr.getitem(sel), data[sel])
+    assert store.requests.snapshot() == {get: 1 + 2 * 2}
+    assert NESTED_WHOLE_MAX_BYTES < 768 * 256 * 8
