@@ -228,3 +228,22 @@ def test_missing_bucket_keeps_its_type_and_hides_credentials(s3_server: Any) -> 
         assert SECRET not in str(missing.value)
     finally:
         sync(store.close())
+
+
+def test_sharded_partial_read_through_zarr(
+    s3_bucket: str, s3_storage_options: dict[str, Any]
+) -> None:
+    # zarr-python's sharding codec reads the shard index with a suffix request and one inner
+    # chunk with a range request; through the adapter each is one GetObject.
+    store = S3Store(s3_bucket, "root", storage_options=s3_storage_options)
+    try:
+        adapter = as_zarr_store(store)
+        data = np.arange(32 * 32, dtype="uint16").reshape(32, 32)
+        arr = zarr.create_array(adapter, shape=(32, 32), chunks=(4, 4), shards=(16, 16), dtype="u2")
+        arr[:] = data
+        store.requests.reset()
+        assert zarr.open_array(adapter, mode="r", zarr_format=3)[5, 6] == data[5, 6]
+        assert store.requests.snapshot() == {"GetObject": 3}  # zarr.json, index, chunk
+        np.testing.assert_array_equal(cloudzarr.open_array(store, mode="r")[:], data)
+    finally:
+        sync(store.close())
