@@ -8,6 +8,8 @@ suffix range           1 ``GetBlobProperties`` (the size) + 1 ``GetBlob``: Azure
                        suffix ranges, so ``supports_suffix_ranges`` is False
 set                    1 ``PutBlob``
 set_if_not_exists      1 ``PutBlob`` with ``If-None-Match: *`` (409 BlobAlreadyExists -> False)
+get_with_version       1 ``GetBlob`` (the version is the response's ``ETag``)
+set_if_version         1 ``PutBlob`` with ``If-Match: <ETag>`` (412 or 404 -> False)
 exists, getsize        1 ``GetBlobProperties``
 delete                 1 ``DeleteBlob``
 list_dir               1 ``ListBlobs`` with ``delimiter=/`` per 5,000 children
@@ -19,6 +21,11 @@ delete_dir             ``ListBlobs`` pages + 1 ``BlobBatch`` per 256 keys; where
 =====================  =====================================================================
 
 Requests are counted by the SDK's ``raw_request_hook``, which runs once per attempt.
+
+Compare-and-swap is Azure's ``If-Match`` condition, atomic against every other write: every
+write gives a blob a new ETag. A conditional upload the SDK sent again after a transient
+failure and that was then refused is settled by reading the blob (see
+:meth:`~cloudzarr.storage.cloud.CloudStore._settle_refused_retry`).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from cloudzarr.errors import (
     StoreNotFoundError,
     ThrottledError,
 )
+from cloudzarr.storage.base import Version
 from cloudzarr.storage.byte_range import (
     ByteRequest,
     OffsetByteRequest,
@@ -45,7 +53,7 @@ from cloudzarr.storage.byte_range import (
     SuffixByteRequest,
     resolve_range,
 )
-from cloudzarr.storage.cloud import CloudStore
+from cloudzarr.storage.cloud import CloudStore, count_attempts, note_attempt
 
 #: Azure's limit on sub-requests in one blob batch.
 BATCH_LIMIT = 256
@@ -154,6 +162,7 @@ class AzureStore(CloudStore):
     supports_atomic_create = True
     supports_suffix_ranges = False
     supports_bulk_delete = True
+    supports_compare_and_swap = True
     counts_requests_per_operation = False
     url_schemes = ("az", "abfs", "abfss")
     scheme = "az"
@@ -199,6 +208,7 @@ class AzureStore(CloudStore):
     def _count_request(self, pipeline_request: Any) -> None:
         request = pipeline_request.http_request
         self.requests.record(_request_kind(request.method, request.url))
+        note_attempt()
 
     async def _close_filesystem(self, fs: Any) -> None:
         connection: _Connection = fs
@@ -314,6 +324,49 @@ class AzureStore(CloudStore):
             if getattr(exc, "status_code", None) in (409, 412):
                 return False
             raise self._map_error(exc, key, "PutBlob") from None
+        return True
+
+    async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blobs = await self._blobs()
+        try:
+            downloader = await blobs.download_blob(self._key(key))
+            data = bytes(await downloader.readall())
+        except ResourceNotFoundError as exc:
+            if str(getattr(exc, "error_code", "")) == "ContainerNotFound":
+                raise self._map_error(exc, key, "GetBlob") from None
+            return None
+        except Exception as exc:
+            raise self._map_error(exc, key, "GetBlob") from None
+        return data, str(downloader.properties.etag)
+
+    async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        blobs = await self._blobs()
+        with count_attempts() as attempts:
+            try:
+                await blobs.upload_blob(
+                    self._key(key),
+                    value,
+                    overwrite=True,
+                    etag=version,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError) as exc:
+                if str(getattr(exc, "error_code", "")) == "ContainerNotFound":
+                    raise self._map_error(exc, key, "PutBlob") from None
+                refused = True
+            except Exception as exc:
+                if getattr(exc, "status_code", None) not in (404, 412):
+                    raise self._map_error(exc, key, "PutBlob") from None
+                refused = True
+            else:
+                refused = False
+        if refused:
+            return await self._settle_refused_retry(key, value, attempts[0])
         return True
 
     async def _delete(self, key: str) -> None:

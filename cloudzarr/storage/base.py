@@ -6,6 +6,12 @@ overridden: they validate keys, refuse writes on a read-only store, take a slot 
 ``_set``...). A backend therefore only speaks to its storage; the rules that must hold on every
 backend live in one place.
 
+Compare-and-swap: ``get_with_version`` returns a value with an opaque version token and
+``set_if_version`` replaces the value only if the key still holds that version, so a
+read-modify-write from several processes never loses an update. Backends that can do this
+atomically set ``supports_compare_and_swap``; the others raise
+:class:`~cloudzarr.errors.UnsupportedError` rather than pretend.
+
 Listings are paged: a backend's ``_list_*_pages`` hook yields one list of names per request, and
 the limiter is held only while a page is fetched, never while the caller consumes it (a caller
 that issues more requests while iterating would otherwise deadlock a small limiter).
@@ -21,12 +27,16 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, ClassVar, Self
 
-from cloudzarr.errors import ReadOnlyError
+from cloudzarr.errors import ReadOnlyError, UnsupportedError
 from cloudzarr.storage.byte_range import ByteRequest
 from cloudzarr.storage.keys import normalize_prefix, validate_key
 from cloudzarr.storage.limiter import Limiter, configured_concurrency
 
 BytesLike = bytes | bytearray | memoryview
+
+#: An opaque token naming one stored state of a key (an ETag, a GCS generation, a digest...).
+#: Compare tokens only for equality, and only tokens of one store.
+Version = str
 
 
 class RequestCounter:
@@ -91,6 +101,8 @@ class Store(ABC):
     supports_suffix_ranges: ClassVar[bool] = True
     #: ``delete_dir`` removes many keys per request.
     supports_bulk_delete: ClassVar[bool] = False
+    #: ``get_with_version`` / ``set_if_version`` are implemented and atomic (see each backend).
+    supports_compare_and_swap: ClassVar[bool] = False
     #: The base class counts one request per operation; cloud stores count HTTP requests instead.
     counts_requests_per_operation: ClassVar[bool] = True
 
@@ -197,6 +209,22 @@ class Store(ABC):
             validate_key(key)  # all of them before any request
         return builtins.list(await asyncio.gather(*(self.get(k, r) for k, r in pairs)))
 
+    async def get_with_version(self, key: str) -> tuple[bytes, Version] | None:
+        """Return the whole value of ``key`` and its version token, or None if missing.
+
+        Pass the token to :meth:`set_if_version` to replace this value only if nobody else has
+        replaced it since. Costs one read on every backend that supports it.
+
+        Raises
+        ------
+        UnsupportedError
+            The backend cannot compare-and-swap (``supports_compare_and_swap`` is False).
+        """
+        validate_key(key)
+        async with self._limiter:
+            self._count("get_with_version")
+            return await self._get_with_version(key)
+
     async def exists(self, key: str) -> bool:
         """Whether ``key`` holds a value."""
         validate_key(key)
@@ -243,6 +271,41 @@ class Store(ABC):
         async with self._limiter:
             self._count("set_if_not_exists")
             return await self._set_if_not_exists(key, bytes(value))
+
+    async def set_if_version(self, key: str, value: BytesLike, version: Version | None) -> bool:
+        """Store ``value`` at ``key`` only if the key still holds ``version``.
+
+        Parameters
+        ----------
+        key
+            The key to replace.
+        value
+            The new value.
+        version
+            A token from :meth:`get_with_version` of this store; None means "only if the key
+            does not exist" (exactly :meth:`set_if_not_exists`).
+
+        Returns
+        -------
+        bool
+            True if the value was written; False if the key changed (or was deleted, or, for
+            ``version=None``, exists) since, in which case nothing was written.
+
+        Raises
+        ------
+        UnsupportedError
+            The backend cannot compare-and-swap (``supports_compare_and_swap`` is False).
+        AmbiguousWriteError
+            The request was sent again after a lost response and the key now holds another
+            value, so whether this write was applied is unknown (see the backends' notes).
+        """
+        validate_key(key)
+        self._check_writable(key)
+        async with self._limiter:
+            self._count("set_if_version")
+            if version is None:
+                return await self._set_if_not_exists(key, bytes(value))
+            return await self._set_if_version(key, bytes(value), version)
 
     async def set_many(self, items: Mapping[str, BytesLike]) -> None:
         """Store many values concurrently under the limiter.
@@ -335,6 +398,20 @@ class Store(ABC):
 
     @abstractmethod
     async def _set_if_not_exists(self, key: str, value: bytes) -> bool: ...
+
+    async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
+        """The whole value of ``key`` and its version, or None; atomic with respect to writes."""
+        raise self._no_compare_and_swap(key)
+
+    async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
+        """Replace ``key`` with ``value`` if it holds ``version``; else write nothing, False."""
+        raise self._no_compare_and_swap(key)
+
+    def _no_compare_and_swap(self, key: str) -> UnsupportedError:
+        return UnsupportedError(
+            f"{self!r} cannot compare-and-swap (needed for {key!r}): the backend has no atomic "
+            "conditional replace"
+        )
 
     @abstractmethod
     async def _delete(self, key: str) -> None: ...

@@ -8,15 +8,42 @@ fewest requests the cloud allows); this base only holds what they have in common
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from abc import abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from typing import Any, ClassVar, Self
 
-from cloudzarr.errors import StoreError
+from cloudzarr.errors import AmbiguousWriteError, StoreError
 from cloudzarr.storage.base import Store
 from cloudzarr.storage.fsspec import FsspecStore
 from cloudzarr.storage.keys import join_key, normalize_prefix
+
+#: HTTP attempts of the request being traced in this task (see :func:`count_attempts`).
+_ATTEMPTS: ContextVar[list[int] | None] = ContextVar("cloudzarr_http_attempts", default=None)
+
+
+@contextlib.contextmanager
+def count_attempts() -> Iterator[list[int]]:
+    """Count the HTTP attempts the SDK sends inside the block (its own retries included).
+
+    Each cloud store's request-counting hook calls :func:`note_attempt`; the hooks run in the
+    task that sent the request, so concurrent requests never see each other's attempts.
+    """
+    box = [0]
+    token = _ATTEMPTS.set(box)
+    try:
+        yield box
+    finally:
+        _ATTEMPTS.reset(token)
+
+
+def note_attempt() -> None:
+    """Record one HTTP attempt for an enclosing :func:`count_attempts`, if any."""
+    box = _ATTEMPTS.get()
+    if box is not None:
+        box[0] += 1
 
 
 class CloudStore(FsspecStore):
@@ -125,6 +152,24 @@ class CloudStore(FsspecStore):
     def _where(self, key: str) -> str:
         """The URL of ``key`` for error messages (the store's URL when ``key`` is empty)."""
         return f"{self.scheme}://{self._bucket}/{self._key(key)}" if key else self.url
+
+    async def _settle_refused_retry(self, key: str, value: bytes, attempts: int) -> bool:
+        """Decide a conditional write the service refused (HTTP 412) after ``attempts`` tries.
+
+        One attempt: the refusal is definitive (False). More than one means the SDK sent the
+        request again, maybe after the first one was applied and its response lost; then the
+        key is read: holding exactly ``value`` counts as written (True), anything else is
+        unknowable and raises :class:`~cloudzarr.errors.AmbiguousWriteError`.
+        """
+        if attempts <= 1:
+            return False
+        current = await self._get(key, None)
+        if current == value:
+            return True
+        raise AmbiguousWriteError(
+            f"conditional write of {self._where(key)} was retried by the client after a lost "
+            "response and the key now holds another value: whether it was applied is unknown"
+        )
 
     # --- listings --------------------------------------------------------------------------
 

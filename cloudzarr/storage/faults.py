@@ -37,7 +37,7 @@ FAULT_KINDS: dict[str, type[TransientStoreError]] = {
     "reset": ConnectionResetStoreError,
 }
 
-_WRITES = frozenset({"set", "set_if_not_exists", "delete", "delete_dir"})
+_WRITES = frozenset({"set", "set_if_not_exists", "set_if_version", "delete", "delete_dir"})
 
 
 class FaultStore(StoreWrapper):

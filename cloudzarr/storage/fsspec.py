@@ -17,6 +17,20 @@ Atomic create (``set_if_not_exists``) uses, by filesystem:
 - anything else: no atomic create is known, so ``supports_atomic_create`` is False and
   ``set_if_not_exists`` raises :class:`~cloudzarr.errors.UnsupportedError` rather than faking it
   with exists-then-write.
+
+Compare-and-swap (``get_with_version`` / ``set_if_version``), by filesystem:
+
+- ``memory``: the compare and the write under the same process-wide lock as create; the version
+  is a digest of the bytes. Atomic against other conditional writes (plain writes take no lock);
+- ``file``: the same protocol as :class:`~cloudzarr.storage.local.LocalStore` (an ``flock`` on the
+  key's file, then a rename), atomic between processes on one host; see
+  :mod:`cloudzarr.storage.local_cas`;
+- anything else, cloud protocols included: fsspec has no conditional replace, so
+  ``supports_compare_and_swap`` is False and both raise
+  :class:`~cloudzarr.errors.UnsupportedError`. For S3, GCS and Azure use
+  :class:`~cloudzarr.storage.s3.S3Store`, :class:`~cloudzarr.storage.gcs.GCSStore` and
+  :class:`~cloudzarr.storage.azure.AzureStore` (what ``open_store`` returns for their URLs),
+  which use the services' own conditions (ETag, generation).
 """
 
 from __future__ import annotations
@@ -42,7 +56,7 @@ from cloudzarr.errors import (
     StoreTimeoutError,
     UnsupportedError,
 )
-from cloudzarr.storage.base import Store
+from cloudzarr.storage.base import Store, Version
 from cloudzarr.storage.byte_range import (
     ByteRequest,
     OffsetByteRequest,
@@ -50,6 +64,8 @@ from cloudzarr.storage.byte_range import (
     SuffixByteRequest,
 )
 from cloudzarr.storage.keys import join_key
+from cloudzarr.storage.local_cas import read_versioned, replace_if_version
+from cloudzarr.storage.versions import content_version
 
 #: Options that configure how a filesystem instance is made, not where it points; they are
 #: chosen per event loop by the store and left out of its configuration.
@@ -163,6 +179,7 @@ class FsspecStore(Store):
         self._strategy = _create_strategy(fs)
         # An instance attribute: whether create is atomic depends on the filesystem given.
         self.supports_atomic_create = self._strategy != "none"  # type: ignore[misc]
+        self.supports_compare_and_swap = self._strategy in ("memory", "local")  # type: ignore[misc]
         self._loop_fs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]]
         self._loop_fs = weakref.WeakKeyDictionary()
 
@@ -403,6 +420,47 @@ class FsspecStore(Store):
         except Exception as exc:
             raise self._error(exc, key) from None
         return True
+
+    def _no_cas(self, key: str) -> UnsupportedError:
+        return UnsupportedError(
+            f"{self.url} ({self._protocol}) has no atomic conditional replace, so {key!r} cannot "
+            "be compared-and-swapped; use S3Store, GCSStore or AzureStore for cloud buckets"
+        )
+
+    async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
+        path = self._full(key)
+        if self._strategy == "local":
+            try:
+                return await asyncio.to_thread(read_versioned, path)
+            except Exception as exc:
+                raise self._error(exc, key) from None
+        if self._strategy != "memory":
+            raise self._no_cas(key)
+        value = await self._get(key, None)
+        return None if value is None else (value, content_version(value))
+
+    async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
+        path = self._full(key)
+        try:
+            match self._strategy:
+                case "local":
+                    return await asyncio.to_thread(
+                        replace_if_version, path, value, version, LOCAL_TEMP_PREFIX
+                    )
+                case "memory":
+                    with _MEMORY_CREATE_LOCK:
+                        try:
+                            current = self._template.cat_file(path)
+                        except (FileNotFoundError, IsADirectoryError):
+                            return False
+                        if content_version(bytes(current)) != version:
+                            return False
+                        self._template.pipe_file(path, value)
+                        return True
+                case _:
+                    raise self._no_cas(key)
+        except Exception as exc:
+            raise self._error(exc, key) from None
 
     async def _delete(self, key: str) -> None:
         path = self._full(key)

@@ -6,6 +6,8 @@ operation              requests (names as counted in ``store.requests``)
 get, range, suffix     1 ``GET object`` (``alt=media`` with a ``Range`` header)
 set                    1 ``POST upload`` (multipart upload)
 set_if_not_exists      1 ``POST upload`` with ``ifGenerationMatch=0`` (412 -> False)
+get_with_version       1 ``GET object`` (the version is its ``x-goog-generation`` header)
+set_if_version         1 ``POST upload`` with ``ifGenerationMatch=<generation>`` (412 -> False)
 exists, getsize        1 ``GET metadata``
 delete                 1 ``DELETE object``
 list_dir               1 ``GET list`` with ``delimiter=/`` per page (1,000 on GCS)
@@ -15,6 +17,11 @@ delete_dir             ``GET list`` pages + 1 ``POST batch`` per 100 keys (GCS's
 
 Requests are counted by an aiohttp ``TraceConfig`` on the store's own session, so retries are
 counted too.
+
+Compare-and-swap is GCS's generation precondition, atomic against every other write: each
+write of an object gives it a new generation. A conditional upload that was sent again after a
+transient failure and then refused is settled by reading the object (see
+:meth:`~cloudzarr.storage.cloud.CloudStore._settle_refused_retry`).
 """
 
 from __future__ import annotations
@@ -43,11 +50,12 @@ from cloudzarr.errors import (
     StoreNotFoundError,
     ThrottledError,
 )
+from cloudzarr.storage.base import Version
 from cloudzarr.storage.byte_range import (
     ByteRequest,
     http_range_header,
 )
-from cloudzarr.storage.cloud import CloudStore
+from cloudzarr.storage.cloud import CloudStore, count_attempts, note_attempt
 
 #: GCS's limit on sub-requests in one batch request.
 BATCH_LIMIT = 100
@@ -102,6 +110,7 @@ class GCSStore(CloudStore):
     supports_atomic_create = True
     supports_suffix_ranges = True
     supports_bulk_delete = True
+    supports_compare_and_swap = True
     counts_requests_per_operation = False
     url_schemes = ("gs", "gcs")
     scheme = "gs"
@@ -131,6 +140,7 @@ class GCSStore(CloudStore):
         self, session: Any, context: Any, params: aiohttp.TraceRequestStartParams
     ) -> None:
         self.requests.record(_request_kind(params.method, str(params.url)))
+        note_attempt()
 
     # --- requests --------------------------------------------------------------------------
 
@@ -273,6 +283,50 @@ class GCSStore(CloudStore):
         except Exception as exc:
             raise self._error(exc, key) from None
         return True
+
+    async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
+        fs = await self._filesystem()
+        try:
+            status, headers, body = await self._send(
+                "GET", self._object_url(fs, key), params={"alt": "media"}
+            )
+        except Exception as exc:
+            raise self._error(exc, key) from None
+        if status == 200:
+            generation = headers.get("x-goog-generation")
+            if generation is None:
+                raise StoreError(f"GCS sent no x-goog-generation header for {self._where(key)}")
+            return body, str(generation)
+        if status == 404 and not _bucket_missing(body):
+            return None
+        raise self._status_error(status, body, key, "GET")
+
+    async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
+        fs = await self._filesystem()
+        boundary = f"cloudzarr-{uuid.uuid4().hex}"
+        head = (
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+            f"{json.dumps({'name': self._key(key)})}\r\n"
+            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        body = head.encode() + value + f"\r\n--{boundary}--\r\n".encode()
+        url = f"{fs._location}/upload/storage/v1/b/{quote(self._bucket, safe='')}/o"
+        with count_attempts() as attempts:
+            try:
+                status, _, content = await self._send(
+                    "POST",
+                    url,
+                    params={"uploadType": "multipart", "ifGenerationMatch": version},
+                    headers={"Content-Type": f"multipart/related; boundary={boundary}"},
+                    data=body,
+                )
+            except Exception as exc:
+                raise self._error(exc, key) from None
+        if status == 200:
+            return True
+        if status == 412 or (status == 404 and not _bucket_missing(content)):
+            return await self._settle_refused_retry(key, value, attempts[0])
+        raise self._status_error(status, content, key, "POST upload")
 
     async def _delete(self, key: str) -> None:
         fs = await self._filesystem()

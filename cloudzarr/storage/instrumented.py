@@ -27,6 +27,8 @@ OPERATIONS = (
     "get",
     "set",
     "set_if_not_exists",
+    "get_with_version",
+    "set_if_version",
     "exists",
     "getsize",
     "delete",
@@ -182,6 +184,8 @@ class InstrumentedStore(StoreWrapper):
         recorder.bytes_in += nbytes_in
         if isinstance(result, bytes):
             recorder.bytes_out += len(result)
+        elif operation == "get_with_version" and isinstance(result, tuple):
+            recorder.bytes_out += len(result[0])
         return result
 
     # --- reading the measurements ----------------------------------------------------------

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 from cloudzarr.errors import KeyNotFoundError
-from cloudzarr.storage.base import Store
+from cloudzarr.storage.base import Store, Version
 from cloudzarr.storage.byte_range import ByteRequest, slice_bytes
+from cloudzarr.storage.versions import content_version
+
+#: Serialises every write of every MemoryStore. One event loop never interleaves a check and a
+#: write, but two loops in two threads sharing a dict could; the lock makes conditional writes
+#: atomic against every other write in the process (the only place the values live).
+_WRITE_LOCK = threading.Lock()
 
 
 class MemoryStore(Store):
@@ -23,14 +30,16 @@ class MemoryStore(Store):
 
     Notes
     -----
-    Pickling copies the values (there is no shared memory across processes). Every operation
-    runs without awaiting between its read and its write, so on one event loop
-    ``set_if_not_exists`` is atomic.
+    Pickling copies the values (there is no shared memory across processes). Every write
+    holds one process-wide lock, so ``set_if_not_exists`` and ``set_if_version`` are atomic
+    even between threads. A key's version is a digest of its bytes
+    (:func:`~cloudzarr.storage.versions.content_version`).
     """
 
     default_concurrency = 1024
     concurrency_env = "CLOUDZARR_MEMORY_CONCURRENCY"
     supports_bulk_delete = True
+    supports_compare_and_swap = True
 
     def __init__(
         self,
@@ -71,21 +80,37 @@ class MemoryStore(Store):
         except KeyError:
             raise KeyNotFoundError(f"no value at key {key!r}") from None
 
+    async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
+        value = self._data.get(key)
+        return None if value is None else (value, content_version(value))
+
     async def _set(self, key: str, value: bytes) -> None:
-        self._data[key] = value
+        with _WRITE_LOCK:
+            self._data[key] = value
 
     async def _set_if_not_exists(self, key: str, value: bytes) -> bool:
-        if key in self._data:
-            return False
-        self._data[key] = value
-        return True
+        with _WRITE_LOCK:
+            if key in self._data:
+                return False
+            self._data[key] = value
+            return True
+
+    async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
+        with _WRITE_LOCK:
+            current = self._data.get(key)
+            if current is None or content_version(current) != version:
+                return False
+            self._data[key] = value
+            return True
 
     async def _delete(self, key: str) -> None:
-        self._data.pop(key, None)
+        with _WRITE_LOCK:
+            self._data.pop(key, None)
 
     async def _delete_dir(self, prefix: str) -> None:
-        for key in [k for k in self._data if _under(k, prefix)]:
-            del self._data[key]
+        with _WRITE_LOCK:
+            for key in [k for k in self._data if _under(k, prefix)]:
+                del self._data[key]
 
     async def _list_prefix_pages(self, prefix: str) -> AsyncIterator[list[str]]:
         yield sorted(k for k in self._data if _under(k, prefix))

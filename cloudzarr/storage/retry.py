@@ -21,6 +21,17 @@ ambiguity: a concurrent writer that created the key with byte-identical content 
 this caller is told True as well; with identical content no reader can tell the difference, and
 the contract that matters (the key holds a value nobody overwrote) holds. Plain ``set`` and
 ``delete`` are idempotent and retried as they are; ``delete_dir`` is idempotent too.
+
+``set_if_version`` and lost responses
+--------------------------------------
+A conditional replace whose response was lost may have been applied; its retry is then refused
+(the version changed: we changed it) and would report False, and a caller acting on False
+applies its change a second time. So a retry that returns False is checked by reading the key
+(one GET, only then): holding exactly this call's value means it was applied (True). Holding
+anything else is ambiguous -- never applied and someone else wrote, or applied and then
+overwritten -- and raises :class:`~cloudzarr.errors.AmbiguousWriteError` rather than guess.
+A conditional replace that failed on its first and only try (no retry) reports what the backend
+said. ``get_with_version`` is a read and is retried as one.
 """
 
 from __future__ import annotations
@@ -31,8 +42,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from cloudzarr.errors import ListingInterruptedError, TransientStoreError
-from cloudzarr.storage.base import Store
+from cloudzarr.errors import AmbiguousWriteError, ListingInterruptedError, TransientStoreError
+from cloudzarr.storage.base import Store, Version
 from cloudzarr.storage.wrapper import StoreWrapper
 
 T = TypeVar("T")
@@ -170,3 +181,27 @@ class RetryStore(StoreWrapper):
         self._count("get")
         current = await self._call("get", key, lambda: self._inner._get(key, None))
         return current == value
+
+    async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
+        retried = False
+
+        async def replace() -> bool:
+            nonlocal retried
+            try:
+                return await self._inner._set_if_version(key, value, version)
+            except TransientStoreError:
+                retried = True
+                raise
+
+        replaced = await self._call("set_if_version", key, replace, nbytes_in=len(value))
+        if replaced or not retried:
+            return replaced
+        # A try that failed may have been applied before its response was lost.
+        self._count("get")
+        current = await self._call("get", key, lambda: self._inner._get(key, None))
+        if current == value:
+            return True
+        raise AmbiguousWriteError(
+            f"conditional write of {key!r} in {self._inner!r} failed transiently, was retried and "
+            "refused, and the key holds another value: whether it was applied is unknown"
+        )

@@ -10,6 +10,8 @@ operation              requests
 get, range, suffix     1 ``GetObject`` (with a ``Range`` header; a suffix is ``bytes=-n``)
 set                    1 ``PutObject``
 set_if_not_exists      1 ``PutObject`` with ``If-None-Match: *`` (412 -> False)
+get_with_version       1 ``GetObject`` (the version is the response's ``ETag``)
+set_if_version         1 ``PutObject`` with ``If-Match: <ETag>`` (412 or 404 -> False)
 exists, getsize        1 ``HeadObject``
 delete                 1 ``DeleteObject``
 list_dir               1 ``ListObjectsV2`` with ``Delimiter=/`` per 1,000 children
@@ -19,6 +21,14 @@ delete_dir             per 1,000 keys: 1 ``ListObjectsV2`` + 1 ``DeleteObjects``
 
 Requests are counted in ``store.requests`` under these operation names by a botocore
 ``before-send`` hook, so every HTTP attempt (retries included) is counted.
+
+Compare-and-swap is S3's own conditional write, atomic against every other write to the key.
+An ETag is the MD5 of a single-part object's bytes, so rewriting identical bytes keeps it
+(the swap then still succeeds, correctly: the bytes it was computed from are what is stored).
+If botocore retried the conditional ``PutObject`` (a lost response) and the retry got 412, the
+key is read once: holding our bytes counts as written, anything else raises
+:class:`~cloudzarr.errors.AmbiguousWriteError` (see
+:meth:`~cloudzarr.storage.cloud.CloudStore._settle_refused_retry`).
 """
 
 from __future__ import annotations
@@ -35,11 +45,12 @@ from cloudzarr.errors import (
     StoreNotFoundError,
     ThrottledError,
 )
+from cloudzarr.storage.base import Version
 from cloudzarr.storage.byte_range import (
     ByteRequest,
     http_range_header,
 )
-from cloudzarr.storage.cloud import CloudStore
+from cloudzarr.storage.cloud import CloudStore, count_attempts, note_attempt
 from cloudzarr.storage.keys import join_key
 
 _ACCESS_CODES = frozenset(
@@ -105,6 +116,7 @@ class S3Store(CloudStore):
     concurrency_env = "CLOUDZARR_S3_CONCURRENCY"
     supports_atomic_create = True
     supports_suffix_ranges = True
+    supports_compare_and_swap = True
     url_schemes = ("s3", "s3a")
     scheme = "s3"
     cloud_name = "S3"
@@ -132,6 +144,7 @@ class S3Store(CloudStore):
     def _count_request(self, event_name: str = "", **kwargs: Any) -> None:
         # event_name is "before-send.s3.<Operation>"; returning None lets the request go out.
         self.requests.record(event_name.rsplit(".", 1)[-1])
+        note_attempt()
 
     async def _close_filesystem(self, fs: Any) -> None:
         creator = getattr(fs, "_s3creator", None)
@@ -186,6 +199,41 @@ class S3Store(CloudStore):
                 # The range starts past the end of an existing value: nothing there.
                 return b""
             raise self._map_error(exc, key, "GetObject") from None
+
+    async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
+        try:
+            response = await self._s3("get_object", Key=self._key(key))
+            body = response["Body"]
+            try:
+                data = bytes(await body.read())
+            finally:
+                body.close()
+        except Exception as exc:
+            code, _ = _code_and_status(exc)
+            if code in _MISSING_KEY_CODES:
+                return None
+            raise self._map_error(exc, key, "GetObject") from None
+        return data, str(response["ETag"])
+
+    async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
+        # 409 ConditionalRequestConflict: another conditional write to the key is in flight;
+        # asking again gets the definitive 200 or 412 (as for set_if_not_exists).
+        for _attempt in range(5):
+            with count_attempts() as attempts:
+                try:
+                    await self._s3("put_object", Key=self._key(key), Body=value, IfMatch=version)
+                except Exception as exc:
+                    code, status = _code_and_status(exc)
+                    if code == "ConditionalRequestConflict" or status == 409:
+                        continue
+                    refused = code == "PreconditionFailed" or status == 412
+                    if refused or code in _MISSING_KEY_CODES or status == 404:
+                        return await self._settle_refused_retry(key, value, attempts[0])
+                    raise self._map_error(exc, key, "PutObject") from None
+            return True
+        raise PreconditionFailedError(
+            f"conditional write of s3://{self._bucket}/{self._key(key)} kept conflicting"
+        )
 
     async def _head(self, key: str) -> dict[str, Any] | None:
         try:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self, TypeVar
 
 from cloudzarr.errors import ListingInterruptedError
-from cloudzarr.storage.base import Store
+from cloudzarr.storage.base import Store, Version
 from cloudzarr.storage.byte_range import ByteRequest
 
 T = TypeVar("T")
@@ -31,6 +31,7 @@ _CAPABILITIES = (
     "supports_atomic_create",
     "supports_suffix_ranges",
     "supports_bulk_delete",
+    "supports_compare_and_swap",
     "counts_requests_per_operation",
 )
 
@@ -128,6 +129,9 @@ class StoreWrapper(Store):
     async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         return await self._call("get", key, lambda: self._inner._get(key, byte_range))
 
+    async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
+        return await self._call("get_with_version", key, lambda: self._inner._get_with_version(key))
+
     async def _exists(self, key: str) -> bool:
         return await self._call("exists", key, lambda: self._inner._exists(key))
 
@@ -142,6 +146,14 @@ class StoreWrapper(Store):
             "set_if_not_exists",
             key,
             lambda: self._inner._set_if_not_exists(key, value),
+            nbytes_in=len(value),
+        )
+
+    async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
+        return await self._call(
+            "set_if_version",
+            key,
+            lambda: self._inner._set_if_version(key, value, version),
             nbytes_in=len(value),
         )
 

@@ -15,6 +15,9 @@ async def test_every_operation_is_delayed() -> None:
     await store.set("g/a", b"1")
     assert await store.set_if_not_exists("g/b", b"2")
     await store.get("g/a")
+    got = await store.get_with_version("g/a")
+    assert got is not None
+    assert await store.set_if_version("g/a", b"3", got[1])
     await store.exists("g/a")
     await store.getsize("g/a")
     [k async for k in store.list()]
