@@ -41,7 +41,7 @@ from cloudzarr.groups.paths import (
 from cloudzarr.groups.tree import render_tree
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
-from cloudzarr.metadata.jsonio import dump_document
+from cloudzarr.metadata.jsonio import dump_document, load_document
 from cloudzarr.metadata.node import parse_v3
 from cloudzarr.storage.base import Store
 
@@ -539,18 +539,35 @@ class AsyncGroup:
         deletes: list[str] = []
         if fmt == 3:
             own_key = doc_key(path, "zarr.json")
-            own_doc, holders = await asyncio.gather(
-                cm_ops.get_doc(self._store, own_key),
-                cm_ops.fetch_holders(self._store, ancestors(path), fmt),
-            )
-            if own_doc is None:
-                raise GroupNotFoundError(f"group {self.name!r} no longer exists")
-            stored = parse_v3(own_doc, path)
-            if not isinstance(stored, GroupMetadataV3):
-                raise ContainsArrayError(f"an array now exists at {self.name!r}")
-            new_meta: GroupMetadata = stored.with_attributes(attrs)
-            writes[own_key] = new_meta.to_documents()["zarr.json"]
+
+            def stored_with_attrs(raw: bytes | None) -> GroupMetadataV3:
+                if raw is None:
+                    raise GroupNotFoundError(f"group {self.name!r} no longer exists")
+                stored = parse_v3(load_document(raw, own_key), path)
+                if not isinstance(stored, GroupMetadataV3):
+                    raise ContainsArrayError(f"an array now exists at {self.name!r}")
+                return stored.with_attributes(attrs)
+
+            def with_attrs(raw: bytes | None) -> bytes:
+                # Re-applied to a fresh read after a lost race: the group's own consolidated
+                # metadata, which other processes may be updating, is kept as it now is.
+                return stored_with_attrs(raw).to_documents()["zarr.json"]
+
             own_attrs: dict[str, Any] = {}
+            if self._store.supports_compare_and_swap:
+                first, holders = await asyncio.gather(
+                    self._store.get_with_version(own_key),
+                    cm_ops.fetch_holders(self._store, ancestors(path), fmt),
+                )
+                new_meta: GroupMetadata = stored_with_attrs(None if first is None else first[0])
+                await cm_ops.swap_document(self._store, own_key, with_attrs, first=first)
+            else:
+                raw, holders = await asyncio.gather(
+                    self._store.get(own_key),
+                    cm_ops.fetch_holders(self._store, ancestors(path), fmt),
+                )
+                new_meta = stored_with_attrs(raw)
+                writes[own_key] = new_meta.to_documents()["zarr.json"]
         else:
             holders = await cm_ops.fetch_holders(self._store, [*ancestors(path), path], fmt)
             new_meta = GroupMetadataV2(attributes=attrs)

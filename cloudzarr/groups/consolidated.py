@@ -8,12 +8,26 @@ consolidated metadata (``zarr.json`` inline in format 3, ``.zmetadata`` in forma
 change applied. Updating rather than dropping keeps the one-GET open of a consolidated hierarchy
 working after small edits.
 
+Concurrent writers. Within one process, changes to one holder are serialised by a lock per
+store and path. Across processes (dask workers, parallel jobs) each holder document is read
+with its version (``get_with_version``) and written back with ``set_if_version``: a writer that
+lost the race reads the document again, applies its change to what the other wrote and tries
+again (at most :data:`CAS_ATTEMPTS` times, then :class:`~cloudzarr.errors.ConcurrentUpdateError`
+naming the key), so no entry is lost. Applying a change twice gives the same document, so a
+conditional write whose outcome was unknown (:class:`~cloudzarr.errors.AmbiguousWriteError`) is
+simply re-read and re-applied. This costs what the plain read and write cost (one GET carrying
+the ETag or generation, one conditional PUT) when nobody else writes.
+
 Limits, stated plainly:
 
-- the update is a read-modify-write without a compare-and-swap: two *processes* changing one
-  consolidated hierarchy at the same moment can each write an ancestor document based on the
-  same old state, and the later write loses the earlier one's entry. Run
-  :func:`consolidate` after concurrent bulk writes from several processes;
+- on a store without compare-and-swap (``supports_compare_and_swap`` False: fsspec over
+  protocols other than ``file`` and ``memory``) the update is a plain read-modify-write: two
+  processes changing one consolidated hierarchy at the same moment can lose an entry. Run
+  :func:`consolidate` after concurrent bulk writes from several processes there;
+- a format 2 holder whose consolidated metadata cannot take a change is invalidated by
+  deleting its ``.zmetadata`` with a plain delete (missing is never stale, so this needs no
+  condition), except on LocalStore, where such a delete racing another process's conditional
+  write can be undone by it (see :mod:`cloudzarr.storage.local_cas`);
 - writes made by other software (zarr-python never updates consolidated metadata) are not
   seen; :func:`consolidate` rebuilds from the store;
 - a format 2 hierarchy is maintained under the default key ``.zmetadata`` only.
@@ -31,12 +45,16 @@ root), and rewrites every nested group that holds consolidated metadata along wi
 from __future__ import annotations
 
 import asyncio
+import enum
+import random
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cloudzarr.errors import (
+    AmbiguousWriteError,
+    ConcurrentUpdateError,
     ConsolidatedMetadataError,
     GroupNotFoundError,
     InvalidMetadataError,
@@ -46,9 +64,9 @@ from cloudzarr.groups.io import check_format, get_doc, get_docs
 from cloudzarr.groups.paths import ZMETADATA, doc_key, join_path, relative_to, shown
 from cloudzarr.metadata.consolidated import ConsolidatedMetadata
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
-from cloudzarr.metadata.jsonio import dump_document
+from cloudzarr.metadata.jsonio import dump_document, load_document
 from cloudzarr.metadata.node import parse_v2, parse_v3
-from cloudzarr.storage.base import Store
+from cloudzarr.storage.base import Store, Version
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.group import GroupMetadata
@@ -318,6 +336,11 @@ def _lock(store: Store, path: str) -> asyncio.Lock:
     return lock
 
 
+#: Read-modify-write attempts of one holder document before giving up. Each failed attempt
+#: means another writer's change landed, so this bounds only extreme contention.
+CAS_ATTEMPTS = 32
+
+
 async def update_holders(
     store: Store,
     zarr_format: int,
@@ -331,24 +354,122 @@ async def update_holders(
 
     The holders' documents are read again and rewritten under a per-store, per-path lock, so
     concurrent changes made in this process (``asyncio.gather`` of two ``create_group`` calls,
-    say) never overwrite each other's entries. The callers learn which ancestors are holders
-    from a GET in their first round; the common case (no holder) costs nothing here.
+    say) never overwrite each other's entries; on a store with compare-and-swap each document
+    is read with its version and written back conditionally, so changes made by other processes
+    are not overwritten either (see the module notes). The callers learn which ancestors are
+    holders from a GET in their first round; the common case (no holder) costs nothing here.
+
+    Raises
+    ------
+    ConcurrentUpdateError
+        A holder document kept changing under this writer (:data:`CAS_ATTEMPTS` lost races).
     """
     ordered = sorted(set(paths))
     if not ordered:
         return
+    removed = list(removed)
+    change = _Change(removed, dict(added or {}), dict(own_attributes or {}))
     locks = [_lock(store, p) for p in ordered]
     for lock in locks:  # sorted order: no two callers wait on each other in a cycle
         await lock.acquire()
     try:
+        if store.supports_compare_and_swap:
+            await asyncio.gather(*(_swap_holder(store, zarr_format, p, change) for p in ordered))
+            return
         holders = await fetch_holders(store, ordered, zarr_format)
-        writes, deletes = updated_documents(
-            holders.values(), removed=removed, added=added, own_attributes=own_attributes
-        )
+        writes, deletes = change.apply(holders.values())
         await apply_updates(store, writes, deletes)
     finally:
         for lock in reversed(locks):
             lock.release()
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One change to consolidated metadata, re-appliable to a freshly read holder."""
+
+    removed: list[str]
+    added: dict[str, NodeMetadata]
+    own_attributes: dict[str, Mapping[str, Any]]
+
+    def apply(self, holders: Iterable[Holder]) -> tuple[dict[str, bytes], list[str]]:
+        return updated_documents(
+            holders, removed=self.removed, added=self.added, own_attributes=self.own_attributes
+        )
+
+
+class _Delete(enum.Enum):
+    """What a :func:`swap_document` modifier returns to delete the document."""
+
+    DELETE = "delete"
+
+
+DELETE = _Delete.DELETE
+
+#: Turns a document's current bytes (None: missing) into its new bytes; None leaves it as it
+#: is, :data:`DELETE` deletes it (plainly: a missing document is never stale).
+Modify = Callable[[bytes | None], "bytes | _Delete | None"]
+
+_UNREAD: Any = object()
+
+
+async def swap_document(
+    store: Store,
+    key: str,
+    modify: Modify,
+    *,
+    first: tuple[bytes, Version] | None = _UNREAD,
+) -> None:
+    """Read ``key`` with its version, apply ``modify`` and write the result back only if
+    nobody changed the document meanwhile; on a lost race read again and re-apply.
+
+    ``first`` is a ``get_with_version`` result the caller already has (saving the first
+    read). ``modify`` must be idempotent: after an :class:`~cloudzarr.errors.AmbiguousWriteError`
+    it is applied to a document that may already carry its change.
+
+    Raises
+    ------
+    ConcurrentUpdateError
+        The document changed under this writer :data:`CAS_ATTEMPTS` times in a row.
+    """
+    got = first
+    for attempt in range(CAS_ATTEMPTS):
+        if attempt or got is _UNREAD:
+            got = await store.get_with_version(key)
+        raw = None if got is None else got[0]
+        new = modify(raw)
+        if new is DELETE:
+            await store.delete(key)
+            return
+        if new is None or new == raw:
+            return  # nothing to change, or the change is already there
+        try:
+            if await store.set_if_version(key, new, None if got is None else got[1]):
+                return
+        except AmbiguousWriteError:
+            pass  # read again: applying the change a second time is harmless
+        # Lost to another writer: back off a little (random, so racers spread out) and retry.
+        await asyncio.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))
+    raise ConcurrentUpdateError(
+        f"{key!r} in {store!r} changed under this writer {CAS_ATTEMPTS} times in a row; "
+        "the change was not applied"
+    )
+
+
+async def _swap_holder(store: Store, zarr_format: int, path: str, change: _Change) -> None:
+    """Apply ``change`` to the holder at ``path`` by compare-and-swap."""
+    key = holder_keys([path], zarr_format)[path]
+
+    def modify(raw: bytes | None) -> bytes | _Delete | None:
+        holder = (
+            None if raw is None else holder_from_doc(path, zarr_format, load_document(raw, key))
+        )
+        if holder is None:
+            return None  # the group, or its consolidated metadata, is gone: nothing to keep
+        writes, deletes = change.apply([holder])
+        return DELETE if deletes else writes.get(key)
+
+    await swap_document(store, key, modify)
 
 
 def _below(path: str, ancestor: str) -> bool:
