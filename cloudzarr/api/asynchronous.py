@@ -11,6 +11,7 @@ there; ``"w-"`` creates, failing if something is there.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -94,8 +95,22 @@ async def opened_store(
     except Exception:
         if not isinstance(store, Store):
             with contextlib.suppress(Exception):
-                await st.close()
+                await _close_when_idle(st)
         raise
+
+
+async def _close_when_idle(store: Store, *, timeout: float = 30.0) -> None:
+    """Close ``store`` once no request of it is in flight (at most ``timeout`` seconds).
+
+    A failed call can leave sibling requests running (``asyncio.gather`` does not cancel the
+    others when one fails); closing the session under them would fail them in turn, noisily.
+    Nobody else holds this store, so its limiter counts only those requests.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while store.limiter.in_flight and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+    await store.close()
 
 
 async def open_group(
