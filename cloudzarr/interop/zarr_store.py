@@ -7,7 +7,8 @@ cloudzarr store's rules:
 
 - ``set_if_not_exists`` is the backend's atomic create (S3 ``If-None-Match: *``, GCS
   ``ifGenerationMatch=0``...), where zarr-python's own fsspec store checks and then writes;
-- every request takes a slot of the store's one limiter, whichever zarr call issued it;
+- every request takes a slot of the store's one limiter, whichever zarr call issued it (the
+  limiter bounds each event loop; all of zarr-python's synchronous API runs on its one loop);
 - wrappers (``RetryStore``, ``InstrumentedStore``...) and ``store.requests`` see every request;
 - ``delete_dir`` is the store's bulk delete, ``getsize`` one metadata request.
 
