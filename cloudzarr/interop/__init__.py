@@ -13,6 +13,8 @@ does not import it; the first call to :func:`as_zarr_store` (or use of
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +39,11 @@ def _zarr_module() -> ModuleType:
 
 
 def as_zarr_store(
-    store: Store | ZarrStoreAdapter, *, read_only: bool | None = None
+    store: Store | ZarrStoreAdapter | str | os.PathLike[str],
+    *,
+    read_only: bool | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    concurrency: int | None = None,
 ) -> ZarrStoreAdapter:
     """Return a zarr-python ``Store`` that reads and writes through a cloudzarr store.
 
@@ -45,21 +51,31 @@ def as_zarr_store(
     ----------
     store
         Any cloudzarr store (``S3Store``, ``LocalStore``, a ``RetryStore`` or
-        ``InstrumentedStore`` around one...). An adapter is returned as it is.
+        ``InstrumentedStore`` around one...), or a URL or path for
+        :func:`cloudzarr.storage.open_store` (``"s3://bucket/data.zarr"``, ``"gs://..."``,
+        ``"az://..."``, a local folder...). An adapter is returned as it is.
     read_only
-        None keeps the store's setting; True or False adapts a view of the store with that
-        setting (sharing its connections, limiter and request counter).
+        None keeps the store's setting (a URL opens writable); True or False adapts a view of
+        the store with that setting (sharing its connections, limiter and request counter).
+    storage_options
+        For a URL: the backend's options (credentials, ``endpoint_url``...).
+    concurrency
+        For a URL: the most requests the new store sends at once.
 
     Returns
     -------
     ZarrStoreAdapter
         A ``zarr.abc.store.Store`` for ``zarr.open_group``, ``zarr.open_array``,
-        ``xarray.open_zarr`` and ``Dataset.to_zarr``.
+        ``xarray.open_zarr`` and ``Dataset.to_zarr``. Its ``store`` attribute is the cloudzarr
+        store (for ``store.requests`` and ``store.limiter``).
 
     Raises
     ------
     UnsupportedError
-        If zarr-python is not installed.
+        If zarr-python is not installed, or the URL needs an extra that is not.
+    InvalidStoreURLError
+        If the URL cannot be opened, or ``storage_options``/``concurrency`` are given with a
+        store that is already made.
 
     Examples
     --------
@@ -68,7 +84,9 @@ def as_zarr_store(
     >>> root = zarr.open_group(as_zarr_store(MemoryStore()), mode="w")
     """
     function = _zarr_module().as_zarr_store
-    adapter: ZarrStoreAdapter = function(store, read_only=read_only)
+    adapter: ZarrStoreAdapter = function(
+        store, read_only=read_only, storage_options=storage_options, concurrency=concurrency
+    )
     return adapter
 
 

@@ -23,7 +23,8 @@ block them on I/O. zarr-python then takes its async path, as it does for its own
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Iterable
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from zarr.abc.store import OffsetByteRequest as ZarrOffsetByteRequest
@@ -32,6 +33,7 @@ from zarr.abc.store import Store as ZarrStore
 from zarr.abc.store import SuffixByteRequest as ZarrSuffixByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
+from cloudzarr.errors import InvalidStoreURLError
 from cloudzarr.interop.errors import UnsupportedByteRequestError, ZarrReadOnlyError
 from cloudzarr.storage.base import Store
 from cloudzarr.storage.byte_range import (
@@ -40,6 +42,7 @@ from cloudzarr.storage.byte_range import (
     RangeByteRequest,
     SuffixByteRequest,
 )
+from cloudzarr.storage.url import open_store
 
 #: zarr-python's sentence for a write to a read-only store; its callers and tests match on it.
 _ZARR_READ_ONLY_TEXT = "store was opened in read-only mode and does not support writing"
@@ -275,12 +278,33 @@ def _to_bytes(key: str, value: Buffer) -> bytes:
 
 
 def as_zarr_store(
-    store: Store | ZarrStoreAdapter, *, read_only: bool | None = None
+    store: Store | ZarrStoreAdapter | str | os.PathLike[str],
+    *,
+    read_only: bool | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    concurrency: int | None = None,
 ) -> ZarrStoreAdapter:
     """See :func:`cloudzarr.interop.as_zarr_store`."""
-    if isinstance(store, ZarrStoreAdapter):
-        return store if read_only is None else store.with_read_only(read_only)
-    return ZarrStoreAdapter(store, read_only=read_only)
+    if isinstance(store, ZarrStoreAdapter | Store):
+        if storage_options or concurrency is not None:
+            raise InvalidStoreURLError(
+                f"storage_options and concurrency apply to a URL or path, not to the store "
+                f"{store!r}, which is already made"
+            )
+        if isinstance(store, ZarrStoreAdapter):
+            return store if read_only is None else store.with_read_only(read_only)
+        return ZarrStoreAdapter(store, read_only=read_only)
+    if not isinstance(store, str | os.PathLike):
+        raise TypeError(
+            f"as_zarr_store takes a cloudzarr store, a URL or a path, got {type(store).__name__}"
+        )
+    opened = open_store(
+        store,
+        storage_options=storage_options,
+        read_only=bool(read_only),
+        concurrency=concurrency,
+    )
+    return ZarrStoreAdapter(opened)
 
 
 __all__ = ["ZarrStoreAdapter", "as_zarr_store", "to_cloudzarr_byte_request"]

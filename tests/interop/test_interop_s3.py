@@ -247,3 +247,27 @@ def test_sharded_partial_read_through_zarr(
         np.testing.assert_array_equal(cloudzarr.open_array(store, mode="r")[:], data)
     finally:
         sync(store.close())
+
+
+def test_xarray_on_an_s3_url(s3_bucket: str, s3_storage_options: dict[str, Any]) -> None:
+    import xarray as xr
+
+    adapter = as_zarr_store(
+        f"s3://{s3_bucket}/data.zarr", storage_options=s3_storage_options, concurrency=3
+    )
+    store = adapter.store
+    assert isinstance(store, S3Store)
+    assert store.limiter.size == 3
+    try:
+        ds = xr.Dataset({"v": (("t",), np.arange(10.0))}, attrs={"source": "url"})
+        ds.chunk({"t": 2}).to_zarr(adapter, zarr_format=3, consolidated=True, mode="w")
+        with xr.open_zarr(adapter) as back:
+            xr.testing.assert_identical(back.load(), ds)
+        assert store.limiter.peak_in_flight == 3
+        # What xarray wrote sits at the URL's prefix, as cloudzarr opens it.
+        group = cloudzarr.open_group(
+            f"s3://{s3_bucket}/data.zarr", mode="r", storage_options=s3_storage_options
+        )
+        assert group["v"].dimension_names == ("t",)  # type: ignore[union-attr]
+    finally:
+        sync(store.close())

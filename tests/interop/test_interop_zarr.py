@@ -7,14 +7,16 @@ cloudzarr wrote, and the same store object is used underneath both.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import zarr
 
 import cloudzarr
-from cloudzarr.errors import ReadOnlyError, TransientStoreError
+from cloudzarr.errors import InvalidStoreURLError, ReadOnlyError, TransientStoreError
 from cloudzarr.interop import ZarrReadOnlyError, ZarrStoreAdapter, as_zarr_store
-from cloudzarr.storage import FaultStore, MemoryStore, RetryStore, Store
+from cloudzarr.storage import FaultStore, LocalStore, MemoryStore, RetryStore, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.ZarrUserWarning")
 
@@ -190,3 +192,22 @@ def _keys(store: Store) -> list[str]:
         return [k async for k in store.list()]
 
     return sync(collect())
+
+
+def test_as_zarr_store_opens_a_path(tmp_path: Path) -> None:
+    adapter = as_zarr_store(tmp_path / "data.zarr")
+    assert isinstance(adapter.store, LocalStore)
+    zarr.create_array(adapter, shape=(3,), dtype="i2")[:] = [1, 2, 3]
+    np.testing.assert_array_equal(cloudzarr.open_array(tmp_path / "data.zarr")[:], [1, 2, 3])
+    reader = as_zarr_store(str(tmp_path / "data.zarr"), read_only=True)
+    assert reader.read_only and reader.store.read_only
+    np.testing.assert_array_equal(zarr.open_array(reader, mode="r")[:], [1, 2, 3])
+
+
+def test_options_apply_only_to_urls() -> None:
+    with pytest.raises(InvalidStoreURLError, match="already made"):
+        as_zarr_store(MemoryStore(), concurrency=3)
+    with pytest.raises(InvalidStoreURLError, match="already made"):
+        as_zarr_store(as_zarr_store(MemoryStore()), storage_options={"anon": True})
+    with pytest.raises(InvalidStoreURLError, match="unknown protocol"):
+        as_zarr_store("nosuchprotocol://x/y")
