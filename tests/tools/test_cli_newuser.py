@@ -1,0 +1,78 @@
+"""The CLI as a newcomer meets it: a store error is one ``Error:`` line with the cause first (no
+traceback, no credentials), option slips name the option, and the demo leaves nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cloudzarr.tools.cli import _compared, cli
+from moto_fixtures.servers import S3Server
+
+FAKE_SECRET = "NEWUSER-CLI-FAKE-SECRET-41d2"
+
+
+def _s3_options(server: S3Server) -> list[str]:
+    return ["-o", f"endpoint_url={server.endpoint_url}", "-o", "key=AKIDCLI", "-o",
+            f"secret={FAKE_SECRET}"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("s3://", "InvalidStoreURLError: store URL 's3://' names no bucket"),
+     ("s3:/bucket/x", "lacks the '//' after 's3:'; write s3://bucket/x"),
+     ("nosuchproto://x", "unknown protocol 'nosuchproto'")],
+)  # fmt: skip
+def test_a_bad_url_is_one_error_line(url: str, message: str) -> None:
+    result = CliRunner().invoke(cli, ["bench", url, "-n", "1", "--sizes", "1KiB"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_bucket_shows_the_cause_first_and_no_secret(s3_server: S3Server) -> None:
+    args = ["bench", "s3://no-such-bucket-cli/b", *_s3_options(s3_server)]
+    result = CliRunner().invoke(cli, [*args, "--sizes", "1KiB", "-n", "2", "--concurrency", "1"])
+    assert result.exit_code == 1, result.output
+    lines = result.output[result.output.index("Error: ") :].splitlines()
+    # The first write failed; the clean-up of the prefix then failed for the same reason.
+    assert lines[0].startswith("Error: StoreNotFoundError: S3 bucket 'no-such-bucket-cli'")
+    assert "PutObject" in lines[0]
+    assert lines[1].startswith("and then: StoreNotFoundError") and "ListObjectsV2" in lines[1]
+    assert FAKE_SECRET not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_demo_against_a_missing_bucket_is_one_error(s3_server: S3Server) -> None:
+    args = ["demo", "--url", "s3://no-such-bucket-cli/demo", *_s3_options(s3_server)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "Error: StoreNotFoundError: S3 bucket 'no-such-bucket-cli' does not exist" in (
+        result.output
+    )
+    assert FAKE_SECRET not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", ["a", "1,x", "1.5"])
+def test_a_bad_concurrency_names_the_option(value: str) -> None:
+    result = CliRunner().invoke(cli, ["bench", "memory://", "--concurrency", value])
+    assert result.exit_code == 2
+    assert "Invalid value for --concurrency" in result.output
+    assert "is not a comma-separated list of integers" in result.output
+
+
+def test_the_demo_on_a_local_folder_leaves_only_what_was_there(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("kept")
+    result = CliRunner().invoke(cli, ["demo", "--url", str(tmp_path), "--latency", "0"])
+    assert result.exit_code == 0, result.output
+    assert "removed " in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_the_walk_comparison_reads_right_either_way() -> None:
+    assert _compared(2.4, 1.0) == "2.4x longer"
+    assert _compared(0.5, 1.0).startswith("2.0x shorter")
+    assert _compared(1.0, 0.0) == "no comparable time"
