@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+import zarr
 
-from cloudzarr.arrays import AsyncArray, build_array_metadata
+from cloudzarr.arrays import Array, AsyncArray, build_array_metadata
 from cloudzarr.arrays.chunk_io import ShardedChunkIO
 from cloudzarr.arrays.sharding import COALESCE_MAX_BYTES, COALESCE_MAX_GAP, ShardingCodec
 from cloudzarr.errors import ChunkDecodeError, StoreError
@@ -298,3 +299,45 @@ async def test_truncated_shard_in_a_coalesced_range_names_the_inner_chunk() -> N
     with pytest.raises(ChunkDecodeError, match=r"'/a'.*a/c/0/0.*\[0, 5\].*past the end"):
         await arr.getitem((slice(0, 64), slice(0, 512)))
     assert len(store._data["a/c/0/0"]) == 5 * INNER + INDEX  # untouched
+
+
+# --- shards written by zarr-python (inner chunks in Morton order) -------------------------------
+
+
+@pytest.fixture(params=["local", "s3"])
+def zarr_and_our_store(request: pytest.FixtureRequest, tmp_path: Any) -> tuple[Any, Store]:
+    """zarr-python's store and ours on the same place: local disk, or the S3 emulator."""
+    if request.param == "local":
+        ours: Store = request.getfixturevalue("local_store")
+        return zarr.storage.LocalStore(tmp_path / "store"), ours
+    ours = request.getfixturevalue("s3_store")
+    bucket = request.getfixturevalue("s3_bucket")
+    options = request.getfixturevalue("s3_storage_options")
+    theirs = zarr.storage.FsspecStore.from_url(f"s3://{bucket}/root", storage_options=options)
+    return theirs, ours
+
+
+@pytest.mark.parametrize(
+    ("selection", "chunk_gets"),
+    [
+        # A 4 x 4 block of inner chunks is one contiguous run in Morton order.
+        pytest.param((slice(0, 256), slice(0, 256)), 1, id="aligned-4x4-block"),
+        # Row 0 of inner chunks sits at Morton positions 0 2 8 10 32 34 40 42: pairs 32 KiB
+        # apart merge, the pairs themselves are 160 KiB or more apart.
+        pytest.param((slice(0, 64), slice(None)), 4, id="row-of-8"),
+        pytest.param((slice(0, 512, 448), slice(0, 512, 448)), 4, id="4-corners"),
+    ],
+)
+def test_zarr_python_layout_request_counts(
+    zarr_and_our_store: tuple[Any, Store], selection: tuple[Any, ...], chunk_gets: int
+) -> None:
+    theirs, store = zarr_and_our_store
+    data = np.random.default_rng(2).random((512, 512))
+    zarr.create_array(
+        theirs, name="a", data=data, chunks=(64, 64), shards=(512, 512), compressors=None
+    )
+    arr = Array.open(store, "a")
+    store.requests.reset()
+    np.testing.assert_array_equal(arr[selection], data[selection])
+    get = "GetObject" if "s3" in type(store).__name__.lower() else "get"
+    assert store.requests.snapshot() == {get: 1 + chunk_gets}
