@@ -451,17 +451,19 @@ class ShardingCodec(ArrayBytesCodec):
                 return
             view = memoryview(blob).cast("B")
             for i in request.members:
-                flat, proj = wanted[i]
-                lo, hi = spans[i][0] - request.start, spans[i][1] - request.start
-                if hi > len(view):
+                if spans[i][1] - request.start > len(view):
                     raise ChunkDecodeError(
-                        f"shard {label!r}: inner chunk {self._coords(flat)} lies past the end "
-                        "of the shard (truncated shard)"
+                        f"shard {label!r}: inner chunk {self._coords(wanted[i][0])} lies past "
+                        "the end of the shard (truncated shard)"
                     )
-                chunk = await run_cpu(
-                    self.inner_nbytes, self._decode_inner, view[lo:hi], label, flat
-                )
-                target[proj.out_selection] = chunk[proj.chunk_selection]
+            # The chunks of one request decode in parallel (large ones in the codec pool).
+            await asyncio.gather(*(place(view, request.start, i) for i in request.members))
+
+        async def place(view: memoryview, start: int, i: int) -> None:
+            flat, proj = wanted[i]
+            lo, hi = spans[i][0] - start, spans[i][1] - start
+            chunk = await run_cpu(self.inner_nbytes, self._decode_inner, view[lo:hi], label, flat)
+            target[proj.out_selection] = chunk[proj.chunk_selection]
 
         requests = coalesce_ranges(spans, max_gap=limits.gap, max_size=limits.request)
         jobs.extend(fetch(r) for r in requests)
