@@ -138,6 +138,7 @@ def open_store(
         data = _memory_dict(name) if name else None
         return MemoryStore(data, read_only=read_only, concurrency=concurrency)
 
+    _refuse_credentials_in_url(url)
     module, cls_name, extra = _DEDICATED.get(protocol, _FSSPEC)
     if (module, cls_name, extra) == _FSSPEC:
         _check_fsspec_protocol(url, protocol)
@@ -147,12 +148,18 @@ def open_store(
             f"store URL {url!r} names no {word}; write {protocol}://{word.upper()}/PREFIX"
         )
     store_cls = _load(module, cls_name, extra, url)
-    return store_cls.from_url(
-        url,
-        storage_options=storage_options,
-        read_only=read_only,
-        concurrency=concurrency,
-    )
+    try:
+        return store_cls.from_url(
+            url,
+            storage_options=storage_options,
+            read_only=read_only,
+            concurrency=concurrency,
+        )
+    except ImportError as exc:
+        # fsspec knows the protocol but its implementation needs a package (sftp: paramiko...).
+        raise UnsupportedError(
+            f"opening {url!r} needs a package that is not installed: {exc}"
+        ) from None
 
 
 def forget_memory_store(name: str) -> None:
@@ -183,6 +190,24 @@ def _after_scheme(url: str) -> str:
     if "://" in url:
         return url.split("://", 1)[1]
     return url.split(":", 1)[1]
+
+
+def _refuse_credentials_in_url(url: str) -> None:
+    """Refuse ``scheme://user:password@host/...``: the URL is shown in reprs and error
+    messages, which must never carry a credential. The message shows the URL redacted."""
+    for part in url.split("::"):
+        if "://" not in part:
+            continue
+        scheme, rest = part.split("://", 1)
+        authority = rest.split("/", 1)[0]
+        userinfo, at, host = authority.rpartition("@")
+        if at and ":" in userinfo:
+            user = userinfo.split(":", 1)[0]
+            shown = url.replace(part, f"{scheme}://{user}:***@{host}/...")
+            raise InvalidStoreURLError(
+                f"store URL {shown!r} carries a password; pass credentials in storage_options "
+                "instead (they never appear in reprs or error messages)"
+            )
 
 
 def _refuse_mistyped_url(path: str) -> None:

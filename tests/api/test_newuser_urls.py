@@ -4,6 +4,7 @@ emulator with storage_options, including a recognisable fake secret that must ne
 from __future__ import annotations
 
 import gc
+import importlib.util
 import logging
 import os
 import pickle
@@ -20,6 +21,7 @@ from cloudzarr.errors import (
     CloudzarrError,
     InvalidStoreURLError,
     StoreNotFoundError,
+    UnsupportedError,
 )
 from cloudzarr.storage import LocalStore, open_store
 from moto_fixtures.servers import S3Server
@@ -140,3 +142,28 @@ def test_a_failed_open_from_a_url_closes_its_http_session(
             )
         gc.collect()
     assert "Unclosed client session" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [("https://user:hunter2-FAKE@example.com/d.zarr", "https://user:***@example.com/..."),
+     ("s3://AKID:hunter2-FAKE@bucket/x", "s3://AKID:***@bucket/..."),
+     ("simplecache::s3://AKID:hunter2-FAKE@b/x", "simplecache::s3://AKID:***@b/...")],
+)  # fmt: skip
+def test_a_password_in_the_url_is_refused_and_not_repeated(url: str, shown: str) -> None:
+    with pytest.raises(InvalidStoreURLError, match="carries a password") as err:
+        cloudzarr.open_group(url, mode="r")
+    assert shown in str(err.value)
+    assert "hunter2-FAKE" not in _everything_shown(err.value)
+
+
+def test_a_user_name_alone_or_an_azure_account_is_not_a_password() -> None:
+    store = open_store("abfs://container@account.dfs.core.windows.net/p")
+    assert repr(store) == "AzureStore('az://container/p')"
+
+
+def test_a_protocol_whose_package_is_missing_is_unsupported() -> None:
+    if importlib.util.find_spec("paramiko") is not None:
+        pytest.skip("paramiko is installed here, so sftp:// opens")
+    with pytest.raises(UnsupportedError, match=r"'sftp://user@host/p' needs a package .*paramiko"):
+        open_store("sftp://user@host/p")
