@@ -271,3 +271,24 @@ def test_xarray_on_an_s3_url(s3_bucket: str, s3_storage_options: dict[str, Any])
         assert group["v"].dimension_names == ("t",)  # type: ignore[union-attr]
     finally:
         sync(store.close())
+
+
+def test_xarray_open_and_load_is_only_gets(s3_store: S3Store) -> None:
+    # Reading a consolidated dataset back through the adapter: no HeadObject, no listing, at
+    # most one GetObject per chunk plus the metadata documents zarr-python probes for (4).
+    import xarray as xr
+
+    adapter = as_zarr_store(s3_store)
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset(
+        {f"v{i}": (("t", "x"), rng.random((40, 50))) for i in range(5)},
+        coords={"t": np.arange(40), "x": np.arange(50)},
+    ).chunk({"t": 10})
+    ds.to_zarr(adapter, zarr_format=3, consolidated=True, mode="w")
+    chunks = 5 * 4 + 2  # four chunks per variable, one per coordinate
+    s3_store.requests.reset()
+    with xr.open_zarr(adapter) as back:
+        xr.testing.assert_identical(back.load(), ds)
+    counts = s3_store.requests.snapshot()
+    assert set(counts) == {"GetObject"}
+    assert chunks <= counts["GetObject"] <= chunks + 4
