@@ -70,6 +70,15 @@ def _cloudzarr_error_in(exc: BaseException) -> CloudzarrError | None:
     return None
 
 
+# Options that are always text, however they look: an all-digit secret or GCP project number
+# turned into an int (losing leading zeros) would be refused by the backend, or worse, misread.
+_TEXT_OPTIONS = frozenset(
+    {"key", "secret", "token", "password", "username", "project", "account_name", "account_key",
+     "sas_token", "connection_string", "client_id", "client_secret", "tenant_id", "profile",
+     "region_name", "endpoint_url", "session_token"}
+)  # fmt: skip
+
+
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for pair in pairs:
@@ -78,7 +87,9 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--storage-option")
         lowered = raw.lower()
         value: Any = raw
-        if lowered in ("true", "false"):
+        if key in _TEXT_OPTIONS:
+            pass
+        elif lowered in ("true", "false"):
             value = lowered == "true"
         elif raw.isdigit():
             value = int(raw)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cloudzarr.tools.cli import _compared, cli
+from cloudzarr.tools.cli import _compared, _parse_options, cli
 from moto_fixtures.servers import S3Server
 
 FAKE_SECRET = "NEWUSER-CLI-FAKE-SECRET-41d2"
@@ -76,3 +76,24 @@ def test_the_walk_comparison_reads_right_either_way() -> None:
     assert _compared(2.4, 1.0) == "2.4x longer"
     assert _compared(0.5, 1.0).startswith("2.0x shorter")
     assert _compared(1.0, 0.0) == "no comparable time"
+
+
+def test_credentials_and_projects_stay_text_other_options_are_converted() -> None:
+    options = _parse_options(
+        ("secret=0123456", "key=42", "project=123456789012", "anon=true", "max_paths=4",
+         "use_ssl=False", "endpoint_url=http://127.0.0.1:9000")
+    )  # fmt: skip
+    assert options == {
+        "secret": "0123456", "key": "42", "project": "123456789012", "anon": True,
+        "max_paths": 4, "use_ssl": False, "endpoint_url": "http://127.0.0.1:9000",
+    }  # fmt: skip
+
+
+def test_an_all_digit_secret_reaches_the_server_as_text(s3_server: S3Server) -> None:
+    bucket = s3_server.create_bucket()
+    args = ["bench", f"s3://{bucket}/b", "-o", f"endpoint_url={s3_server.endpoint_url}",
+            "-o", "key=1234", "-o", "secret=0042", "--ops", "put", "--sizes", "1KiB",
+            "-n", "2", "--concurrency", "1"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "│ put" in result.output and "0042" not in result.output
