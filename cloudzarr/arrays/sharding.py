@@ -67,10 +67,10 @@ __all__ = [
 MAX_UINT64 = 2**64 - 1
 
 #: Inner chunks at most this many bytes apart in a shard are fetched by one range request, the
-#: bytes between them read and dropped. An object store answers a request after tens of
-#: milliseconds (S3 and GCS first-byte latency) and then streams at tens of MB/s or more per
-#: connection, so 64 KiB extra costs about a millisecond: far less than the request it saves,
-#: while a partial read never transfers more than 64 KiB per needed chunk it would not have.
+#: bytes between them read and dropped. An object store answers a request after tens to
+#: hundreds of milliseconds (S3 and GCS first-byte latency) and then streams at tens of MB/s or
+#: more per connection, so 64 KiB extra costs about a millisecond: far less than the request it
+#: saves, while a partial read transfers at most 64 KiB of unneeded bytes per needed chunk.
 COALESCE_MAX_GAP = 64 * 2**10
 
 #: A merged request spans at most this many bytes (one inner chunk larger than it is still one

@@ -18,6 +18,7 @@ from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.storage import MemoryStore, Store
 from cloudzarr.storage.byte_range import CoalescedRange, coalesce_ranges
 from cloudzarr.storage.instrumented import InstrumentedStore
+from cloudzarr.storage.latency import LatencyStore
 
 # --- coalesce_ranges ----------------------------------------------------------------------------
 
@@ -341,3 +342,15 @@ def test_zarr_python_layout_request_counts(
     np.testing.assert_array_equal(arr[selection], data[selection])
     get = "GetObject" if "s3" in type(store).__name__.lower() else "get"
     assert store.requests.snapshot() == {get: 1 + chunk_gets}
+
+
+async def test_coalesced_requests_run_concurrently_within_the_limiter() -> None:
+    inner = MemoryStore(concurrency=4)
+    store = LatencyStore(inner, latency=0.005)  # each request holds its limiter slot a while
+    arr, data = await _filled(store, BIG)
+    selection = (slice(None), slice(0, 64))  # 16 inner chunks 224 KiB apart: 16 ranges
+    store.limiter.reset_peak()
+    inner.requests.reset()
+    np.testing.assert_array_equal(await arr.getitem(selection), data[selection])
+    assert inner.requests.snapshot() == {"get": 17}
+    assert store.limiter.peak_in_flight == 4  # overlapped, and never more than the limit
