@@ -27,17 +27,36 @@ def full_chunk(shape: tuple[int, ...], dtype: np.dtype[Any], fill_value: Any) ->
 
 
 def is_all_fill(chunk: np.ndarray, fill_value: Any) -> bool:
-    """Whether every element of ``chunk`` equals the fill value (NaN matches NaN)."""
+    """Whether every element of ``chunk`` is the fill value, so the chunk need not be stored.
+
+    NaN matches NaN. Complex numbers match part by part (``nan+1j`` is not a ``nan+0j`` fill:
+    numpy's ``isnan`` would call both NaN and lose the other part), and a floating-point zero
+    matches only the zero of the same sign, so what reads back is what was written.
+    """
     if chunk.size == 0:
         return True
     if is_string_dtype(chunk.dtype):
         return bool(np.all(chunk == ("" if fill_value is None else fill_value)))
+    if chunk.dtype.kind == "c":
+        fill = np.asarray(fill_value, dtype=chunk.dtype)
+        return _all_equal(chunk.real, fill.real[()]) and _all_equal(chunk.imag, fill.imag[()])
+    return _all_equal(chunk, fill_value)
+
+
+def _all_equal(chunk: np.ndarray, fill_value: Any) -> bool:
     if is_nan_fill(fill_value):
         return bool(np.isnan(chunk).all())
     # Most chunks written hold data: their first element already decides, without a full pass.
     first = chunk.reshape(-1)[0] if chunk.flags.c_contiguous else chunk.flat[0]
     if first != fill_value:
         return False
-    if chunk.strides and all(s == 0 for s in chunk.strides):  # a broadcast scalar
-        return True
-    return bool(np.all(chunk == fill_value))
+    broadcast = bool(chunk.strides) and all(s == 0 for s in chunk.strides)
+    if not broadcast and not bool(np.all(chunk == fill_value)):
+        return False
+    if chunk.dtype.kind == "f" and fill_value == 0:
+        # -0.0 == 0.0: only the sign bit tells a written negative zero from the fill.
+        sign = bool(np.signbit(fill_value))
+        if broadcast:
+            return bool(np.signbit(first)) == sign
+        return bool(np.all(np.signbit(chunk) == sign))
+    return True
