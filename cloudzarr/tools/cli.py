@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -77,6 +79,26 @@ _TEXT_OPTIONS = frozenset(
      "sas_token", "connection_string", "client_id", "client_secret", "tenant_id", "profile",
      "region_name", "endpoint_url", "session_token"}
 )  # fmt: skip
+
+
+# Image formats matplotlib's Agg backend writes, by file suffix.
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
+def _check_output_path(path: str | None, option: str, *, suffixes: tuple[str, ...] = ()) -> None:
+    if path is None:
+        return
+    target = Path(path).expanduser()
+    folder = target.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"the folder {str(folder)!r} does not exist", param_hint=option)
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"the folder {str(folder)!r} is not writable", param_hint=option)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise click.BadParameter(
+            f"{path!r} has no image suffix; end it in one of {', '.join(suffixes)}",
+            param_hint=option,
+        )
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -252,6 +274,9 @@ def bench(
 
     options = _parse_options(storage_option)
     conc = _parse_ints(concurrency, "--concurrency")
+    # Checked now, not after a run of minutes that could then not be saved.
+    _check_output_path(json_path, "--json")
+    _check_output_path(plot_path, "--plot", suffixes=_PLOT_SUFFIXES)
     try:
         config = BenchConfig(
             ops=_split(ops),
@@ -365,6 +390,8 @@ def demo(url: str | None, storage_option: tuple[str, ...], latency: float, keep:
     options = _parse_options(storage_option)
     if latency < 0:
         raise click.UsageError("--latency must be non-negative")
+    if keep and url is None:
+        raise click.UsageError("--keep applies only with --url (the embedded server is stopped)")
     console = _console()
     with sigterm_as_interrupt(), _store_errors_as_usage():
         try:

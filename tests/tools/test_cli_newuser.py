@@ -3,6 +3,7 @@ traceback, no credentials), option slips name the option, and the demo leaves no
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,27 @@ def test_an_all_digit_secret_reaches_the_server_as_text(s3_server: S3Server) -> 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "│ put" in result.output and "0042" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "message"),
+    [("--json", "missing/out.json", "the folder .* does not exist"),
+     ("--plot", "missing/out.png", "the folder .* does not exist"),
+     ("--plot", "out.txt", "has no image suffix; end it in one of .png")],
+)  # fmt: skip
+def test_an_output_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, option: str, name: str, message: str
+) -> None:
+    target = tmp_path / "bench-data"
+    args = ["bench", str(target), option, str(tmp_path / name), "-n", "1", "--sizes", "1KiB"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert f"Invalid value for {option}" in result.output
+    assert re.search(message, result.output)
+    assert not target.exists()  # nothing was measured, so nothing was written
+
+
+def test_keep_without_a_url_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--keep"])
+    assert result.exit_code == 2
+    assert "--keep applies only with --url" in result.output
