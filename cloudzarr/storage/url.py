@@ -19,12 +19,13 @@ does not pull in s3fs, gcsfs or adlfs.
 from __future__ import annotations
 
 import importlib
+import numbers
 import os
 import threading
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
-from cloudzarr.errors import InvalidStoreURLError, UnsupportedError
+from cloudzarr.errors import InvalidArgumentError, InvalidStoreURLError, UnsupportedError
 from cloudzarr.storage.base import Store
 from cloudzarr.storage.local import LocalStore
 from cloudzarr.storage.memory import MemoryStore
@@ -88,6 +89,8 @@ def open_store(
 
     Raises
     ------
+    InvalidArgumentError
+        If ``concurrency`` is not a positive integer.
     InvalidStoreURLError
         If the URL's protocol is unknown, or options are given that the store does not take.
     UnsupportedError
@@ -101,6 +104,14 @@ def open_store(
     by name. It is never freed; :func:`forget_memory_store` drops one. A bare ``memory://``
     always gives a new, private store.
     """
+    if concurrency is not None and (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, numbers.Integral)
+        or concurrency < 1
+    ):
+        raise InvalidArgumentError(
+            f"concurrency must be an integer of at least 1 (or None), got {concurrency!r}"
+        )
     if isinstance(url, Store):
         if storage_options:
             raise InvalidStoreURLError(

@@ -19,6 +19,7 @@ import cloudzarr
 from cloudzarr.errors import (
     AccessDeniedError,
     CloudzarrError,
+    InvalidArgumentError,
     InvalidStoreURLError,
     StoreNotFoundError,
     UnsupportedError,
@@ -167,3 +168,9 @@ def test_a_protocol_whose_package_is_missing_is_unsupported() -> None:
         pytest.skip("paramiko is installed here, so sftp:// opens")
     with pytest.raises(UnsupportedError, match=r"'sftp://user@host/p' needs a package .*paramiko"):
         open_store("sftp://user@host/p")
+
+
+@pytest.mark.parametrize("value", [0, -1, "8", 2.5, True])
+def test_a_bad_concurrency_is_named(value: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"concurrency must be an integer .*{value!r}"):
+        open_store("memory://", concurrency=value)
