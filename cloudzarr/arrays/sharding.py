@@ -271,8 +271,44 @@ class ShardingCodec(ArrayBytesCodec):
             off, n = index[i]
             if off == MAX_UINT64:
                 out[region] = self.fill_value
+            elif self.nested is not None:
+                # Straight into place, and errors name the nested shard.
+                inner = view[int(off) : int(off + n)]
+                self.nested.decode_into(inner, self._nested_label(key, i), out[region])
             else:
                 out[region] = self._decode_inner(view[int(off) : int(off + n)], key, i)
+
+    def _nested_label(self, label: str, flat: int) -> str:
+        return f"{label}, nested shard {self._coords(flat)}"
+
+    def _decode_part_into(
+        self,
+        data: Buffer,
+        label: str,
+        selection: tuple[Any, ...],
+        extent: tuple[int, ...],
+        target: np.ndarray,
+    ) -> None:
+        """Decode ``selection`` of a whole shard's bytes into ``target``: only the inner chunks
+        it needs (a nested shard fetched whole is decoded this way)."""
+        index, view = self._split(data, label)
+        for proj in self._sub_indexer(selection, extent):
+            flat = int(np.ravel_multi_index(proj.chunk_coords, self.chunks_per_shard))
+            off, n = (int(v) for v in index[flat])
+            if off == MAX_UINT64:
+                target[proj.out_selection] = self.fill_value
+            elif self.nested is not None:
+                region: tuple[Any, ...] = (*proj.out_selection, Ellipsis)  # a view, even 0-d
+                self.nested._decode_part_into(
+                    view[off : off + n],
+                    self._nested_label(label, flat),
+                    proj.chunk_selection,
+                    self._sub_extent(proj, extent),
+                    target[region],
+                )
+            else:
+                chunk = self._decode_inner(view[off : off + n], label, flat)
+                target[proj.out_selection] = chunk[proj.chunk_selection]
 
     # --- partial reads and writes ----------------------------------------------------------
 
@@ -428,7 +464,7 @@ class ShardingCodec(ArrayBytesCodec):
                 nested._read_nested(
                     store,
                     key,
-                    f"{label}, nested shard {self._coords(flat)}",
+                    self._nested_label(label, flat),
                     base + off,
                     n,
                     proj.chunk_selection,
@@ -462,6 +498,20 @@ class ShardingCodec(ArrayBytesCodec):
         async def place(view: memoryview, start: int, i: int) -> None:
             flat, proj = wanted[i]
             lo, hi = spans[i][0] - start, spans[i][1] - start
+            nested = self.nested
+            if nested is not None:
+                # A nested shard fetched whole: decode just the chunks of it the read needs.
+                region: tuple[Any, ...] = (*proj.out_selection, Ellipsis)
+                await run_cpu(
+                    self.inner_nbytes,
+                    nested._decode_part_into,
+                    view[lo:hi],
+                    self._nested_label(label, flat),
+                    proj.chunk_selection,
+                    self._sub_extent(proj, extent),
+                    target[region],
+                )
+                return
             chunk = await run_cpu(self.inner_nbytes, self._decode_inner, view[lo:hi], label, flat)
             target[proj.out_selection] = chunk[proj.chunk_selection]
 
@@ -491,7 +541,8 @@ class ShardingCodec(ArrayBytesCodec):
     ) -> bytes | None:
         """Apply a partial write to a shard's bytes; None if the shard ends up all fill.
 
-        Inner chunks the write does not touch keep their encoded bytes unchanged.
+        Inner chunks the write does not touch keep their encoded bytes unchanged, and so do
+        those of a nested shard (with no other inner codec) the write covers only in part.
         """
         encoded: list[Buffer | None] = [None] * self.n_inner
         if existing is not None:
@@ -505,7 +556,14 @@ class ShardingCodec(ArrayBytesCodec):
             region: tuple[Any, ...] = (*proj.out_selection, Ellipsis)
             part = value[region]
             old = encoded[flat]
-            if proj.is_complete and part.shape == self.chunk_shape:
+            whole = proj.is_complete and part.shape == self.chunk_shape
+            if self.nested is not None and not whole:
+                sub_extent = self._sub_extent(proj, extent)
+                encoded[flat] = self.nested.update(
+                    old, self._nested_label(key, flat), proj.chunk_selection, sub_extent, part
+                )
+                continue
+            if whole:
                 chunk = part  # a whole inner chunk: encoded straight from the value
             else:
                 if proj.is_complete or old is None:

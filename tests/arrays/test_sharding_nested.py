@@ -277,7 +277,7 @@ async def test_corrupt_nested_index_names_outer_key_and_inner_chunk() -> None:
     off, n = (int(v) for v in _outer_index(bytes(shard), 4)[1])
     shard[off + n - 1] ^= 0xFF  # the crc32c of nested shard (0, 1)'s index
     store._data["a/c/0/0"] = bytes(shard)
-    with pytest.raises(ChunkDecodeError, match=r"'/a'.*a/c/0/0.*inner chunk \[0, 1\]"):
+    with pytest.raises(ChunkDecodeError, match=r"'/a'.*a/c/0/0, nested shard \[0, 1\]': index"):
         await arr.getitem((0, 7))
     np.testing.assert_array_equal(await arr.getitem((0, slice(0, 6))), 4)  # (0, 0) still reads
 
@@ -388,3 +388,47 @@ async def test_large_nested_shards_are_read_by_ranges_by_default(memory_or_s3: S
     np.testing.assert_array_equal(await arr.getitem(sel), data[sel])
     assert store.requests.snapshot() == {get: 1 + 2 * 2}
     assert NESTED_WHOLE_MAX_BYTES < 768 * 256 * 8
+
+
+async def test_partial_write_into_a_nested_shard_leaves_its_other_chunks_encoded_as_they_were() -> (
+    None
+):
+    store = MemoryStore()
+    meta = build_array_metadata(
+        shape=SHAPE,
+        dtype="i4",
+        chunks=NESTED,
+        shards=SHARDS,
+        fill_value=FILL,
+        serializer=nested_spec(codecs=[BYTES, {"name": "crc32c"}]),
+        compressors=None,
+    )
+    arr = await AsyncArray.create(store, "a", meta)
+    data = np.arange(20 * 15, dtype="i4").reshape(SHAPE)
+    await arr.setitem(..., data)
+    # Corrupt inner chunk (3, 1) of nested shard (0, 0) (its crc32c no longer matches).
+    shard = bytearray(store._data["a/c/0/0"])
+    base, length = (int(v) for v in _outer_index(bytes(shard), 4)[0])
+    nested = bytes(shard[base : base + length])
+    inner = np.frombuffer(nested[-(16 * 8 + 4) : -4], dtype="<u8").reshape(8, 2)
+    off = base + int(inner[7, 0])
+    shard[off] ^= 0xFF
+    store._data["a/c/0/0"] = bytes(shard)
+    corrupt = bytes(shard[off : off + int(inner[7, 1])])
+    # A write to inner chunk (0, 0) re-encodes only that one: the corrupt bytes are not decoded.
+    await arr.setitem((0, 0), 42)
+    data[0, 0] = 42
+    after = store._data["a/c/0/0"]
+    assert corrupt in after
+    np.testing.assert_array_equal(await arr.getitem((slice(0, 6), slice(0, 6))), data[:6, :6])
+    with pytest.raises(
+        ChunkDecodeError, match=r"a/c/0/0, nested shard \[0, 0\]'.*inner chunk \[3, 1\]"
+    ):
+        await arr.getitem((7, 4))
+    # Two partial writes leave nested shard (0, 0) all fill: it leaves the outer index.
+    await arr.setitem((slice(0, 8), slice(0, 3)), FILL)
+    assert (_outer_index(store._data["a/c/0/0"], 4)[0] != MAX_UINT64).all()
+    await arr.setitem((slice(0, 8), slice(3, 6)), FILL)
+    assert (_outer_index(store._data["a/c/0/0"], 4)[0] == MAX_UINT64).all()
+    data[0:8, 0:6] = FILL
+    np.testing.assert_array_equal(await arr.getitem(...), data)
