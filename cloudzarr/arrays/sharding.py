@@ -17,10 +17,13 @@ re-encoding only the inner chunks the write touched.
 
 Nested sharding (a ``sharding_indexed`` among a shard's inner codecs, as zarr-python writes
 with a ``ShardingCodec`` inside a ``ShardingCodec``) is supported: each inner chunk is then
-itself a shard, built by :func:`_inner_pipeline` with the same fill value. A partial read
-fetches the nested shards it needs whole (coalesced like any inner chunk) and decodes them,
-except that a nested shard larger than :data:`NESTED_WHOLE_MAX_BYTES` with no other inner codec
-around it is itself read by ranges (its index, then the chunks needed).
+itself a shard, built by :func:`_inner_pipeline` with the same fill value. When no other inner
+codec surrounds the nested shards, a partial read fetches those it needs whole (coalesced like
+any inner chunk) and decodes only their chunks it needs; a nested shard larger than
+:data:`NESTED_WHOLE_MAX_BYTES` is itself read by ranges (its index, then the chunks needed); a
+partial write re-encodes only the nested shard's chunks it touches. With a codec around them
+(``transpose`` before, ``crc32c`` after...) nested shards are fetched, decoded and re-encoded
+whole.
 
 The codec is not registered with :func:`cloudzarr.codecs.register_array_bytes_codec`: that
 registry's factories do not receive the array's fill value, which absent inner chunks read as, so
