@@ -319,8 +319,11 @@ async def test_nested_shards_read_by_ranges(selection: tuple[Any, ...], gets: in
     assert store.requests.snapshot() == {"get": gets}
 
 
+@pytest.mark.parametrize("nested_whole", [0, None], ids=["by-ranges", "fetched-whole"])
 @pytest.mark.parametrize("index_location", ["end", "start"])
-async def test_nested_range_reads_match_the_whole_shard(index_location: str) -> None:
+async def test_nested_range_reads_match_the_whole_shard(
+    index_location: str, nested_whole: int | None
+) -> None:
     store = MemoryStore()
     meta = build_array_metadata(
         shape=SHAPE,
@@ -350,7 +353,9 @@ async def test_nested_range_reads_match_the_whole_shard(index_location: str) -> 
             )
             expected = inside[sel]
             target = np.empty(np.shape(expected), dtype="i4")
-            await codec.read_into(store, key, sel, extent, target, max_nested_whole=0, max_gap=0)
+            await codec.read_into(
+                store, key, sel, extent, target, max_nested_whole=nested_whole, max_gap=0
+            )
             assert target.tobytes() == np.ascontiguousarray(expected).tobytes(), (key, sel)
 
 
