@@ -42,3 +42,18 @@ def test_a_readme_example_runs_verbatim(index: int, tmp_path: Path) -> None:
         assert "└── temperature (365, 180, 360) float32" in result.stdout
     if "store.report()" in code:
         assert re.search(r"^set\s+\d+\s+0\s", result.stdout, flags=re.MULTILINE)
+
+
+def test_every_error_class_in_the_errors_guide_exists() -> None:
+    import cloudzarr.errors
+
+    guide = (README.parent / "docs" / "ERRORS.md").read_text()
+    named = set(re.findall(r"`([A-Z][A-Za-z]+Error)`", guide))
+    builtin = {"ValueError", "TypeError", "KeyError", "FileExistsError", "FileNotFoundError",
+               "PermissionError", "IndexError", "NotImplementedError"}  # fmt: skip
+    botocore = {"NoCredentialsError", "EndpointConnectionError"}  # quoted from the S3 client
+    ours = named - builtin - botocore
+    assert len(ours) >= 15
+    for name in ours:
+        cls = getattr(cloudzarr.errors, name, None)
+        assert cls is not None and issubclass(cls, cloudzarr.errors.CloudzarrError), name
