@@ -385,7 +385,7 @@ class AsyncArray:
         ArrayShapeError
             ``value`` does not broadcast to the selection's shape, or its dtype cannot be
             cast to the array's under numpy's ``same_kind`` rule (integers of the other
-            signedness or a narrower width are accepted when every value fits).
+            signedness or a narrower width are accepted only when every value fits).
         IndexingError
             An index is out of bounds or not supported.
         ReadOnlyError
@@ -563,16 +563,15 @@ class AsyncArray:
 
 
 def _castable(arr: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> bool:
-    """numpy's ``same_kind`` rule, widened to integers of either signedness whose values fit
-    (``uint16_array[...] = np.arange(5)`` is the common case it allows)."""
-    if np.can_cast(arr.dtype, dtype, casting="same_kind"):
-        return True
+    """numpy's ``same_kind`` rule, except that integers cast to integers only when every value
+    fits: ``uint16_array[...] = np.arange(5)`` is allowed, while ``int16_array[...] = 70000`` or
+    ``int64_array[...] = 2**63`` are refused instead of silently wrapping around."""
     if arr.dtype.kind in "iu" and dtype.kind in "iu":
-        if arr.size == 0:
+        if np.can_cast(arr.dtype, dtype, casting="safe") or arr.size == 0:
             return True
         info = np.iinfo(dtype)
         return bool(info.min <= arr.min() and arr.max() <= info.max)
-    return False
+    return bool(np.can_cast(arr.dtype, dtype, casting="same_kind"))
 
 
 def _has_ellipsis(selection: Any) -> bool:

@@ -225,7 +225,8 @@ def expected_chunk_keys(arr: Array, model: np.ndarray) -> set[str]:
     fill = np.asarray(arr.fill_value, dtype=model.dtype)
     keys = set()
     for coords in np.ndindex(*arr.cdata_shape):
-        region = model[tuple(slice(k * c, (k + 1) * c) for k, c in zip(coords, grid, strict=True))]
+        cut = tuple(slice(k * c, (k + 1) * c) for k, c in zip(coords, grid, strict=True))
+        region = model[(*cut, Ellipsis)]  # a 0-d array even for a 0-d model
         if not _all_fill(region, fill):
             keys.add(f"{arr.path}/{meta.chunk_key(coords)}")
     return keys
@@ -315,3 +316,36 @@ def test_negative_zero_is_not_mistaken_for_a_zero_fill(fmt: int) -> None:
     arr[:] = 0.0
     assert not np.signbit(arr[:]).any()
     assert arr.nchunks_initialized == 0
+
+
+_INTS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+
+
+@examples(60)
+@given(
+    target=st.sampled_from(_INTS),
+    source=st.sampled_from(_INTS),
+    as_python_int=st.booleans(),
+    data=st.data(),
+)
+def test_integer_values_are_written_only_when_they_fit(
+    target: str, source: str, as_python_int: bool, data: st.DataObject
+) -> None:
+    # Was: int16_array[...] = 70000 and int64_array[...] = 2**63 wrapped around silently,
+    # because numpy's same_kind rule lets any integer array cast to any integer dtype.
+    store = MemoryStore()
+    arr = Array.create(store, "a", build_array_metadata(shape=(3,), dtype=target, chunks=(2,)))
+    arr[...] = 1
+    before = snapshot(store)
+    value: Any = data.draw(hnp.arrays(np.dtype(source), (3,)))
+    if as_python_int:
+        value = int(value[0])
+    info = np.iinfo(target)
+    fits = bool(np.all((info.min <= np.asarray(value)) & (np.asarray(value) <= info.max)))
+    if fits:
+        arr[...] = value
+        assert_same(arr[...], np.broadcast_to(np.asarray(value).astype(target), (3,)))
+    else:
+        with pytest.raises(ArrayShapeError):
+            arr[...] = value
+        assert snapshot(store) == before
