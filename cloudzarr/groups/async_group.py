@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from cloudzarr.errors import (
+    ConsolidatedMetadataError,
     ContainsArrayError,
     ContainsGroupError,
     GroupNotFoundError,
@@ -352,15 +353,23 @@ class AsyncGroup:
         return [*ancestors(self._path), self._path]
 
     def _remember(self, added: Mapping[str, NodeMetadata], removed: list[str]) -> None:
-        """Apply a change made through this group to its in-memory consolidated metadata."""
+        """Apply a change made through this group to its in-memory consolidated metadata.
+
+        If the change cannot be listed (a new node's parent group was created by another
+        writer, whose metadata this group never saw), the in-memory consolidated metadata is
+        dropped: the group then asks the store, rather than answer from an incomplete copy.
+        """
         cm = self.metadata.consolidated_metadata
         if cm is None:
             return
-        for path in removed:
-            cm = cm.without(relative_to(path, self._path))
-        new = {relative_to(p, self._path): n for p, n in added.items() if p != self._path}
-        if new:
-            cm = cm.with_nodes({k: _strip(n) for k, n in new.items()})
+        try:
+            for path in removed:
+                cm = cm.without(relative_to(path, self._path))
+            new = {relative_to(p, self._path): n for p, n in added.items() if p != self._path}
+            if new:
+                cm = cm.with_nodes({k: _strip(n) for k, n in new.items()})
+        except ConsolidatedMetadataError:
+            cm = None
         self.metadata = self.metadata.with_consolidated(cm)
 
     async def _create(

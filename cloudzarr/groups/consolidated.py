@@ -265,12 +265,15 @@ def updated_documents(
     removed: Iterable[str] = (),
     added: Mapping[str, NodeMetadata] | None = None,
     own_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+    present: Mapping[str, NodeMetadata] | None = None,
 ) -> tuple[dict[str, bytes], list[str]]:
     """The rewritten documents of ``holders`` after removing the subtrees at ``removed`` and
     adding or replacing the nodes in ``added`` (store paths, absolute).
 
     ``own_attributes`` gives new attributes for a holder itself (its ``.zmetadata`` repeats
-    a format 2 group's own ``.zattrs``).
+    a format 2 group's own ``.zattrs``). ``present`` are nodes found existing (a parent group
+    another writer created): listed only where a holder lacks them, never replacing an entry,
+    which may be newer than what was read.
 
     Returns
     -------
@@ -282,6 +285,7 @@ def updated_documents(
     removed = list(removed)
     added = dict(added or {})
     own_attributes = own_attributes or {}
+    present = present or {}
     writes: dict[str, bytes] = {}
     deletes: list[str] = []
     for holder in holders:
@@ -292,9 +296,14 @@ def updated_documents(
             group = group.with_attributes(own_attributes[holder.path])
         new = {
             relative_to(p, holder.path): _strip(n)
+            for p, n in present.items()
+            if _below(p, holder.path) and relative_to(p, holder.path) not in holder.consolidated
+        }
+        new.update(
+            (relative_to(p, holder.path), _strip(n))
             for p, n in added.items()
             if _below(p, holder.path)
-        }
+        )
         gone = [relative_to(p, holder.path) for p in removed if _below(p, holder.path)]
         try:
             for rel in gone:
@@ -349,8 +358,12 @@ async def update_holders(
     removed: Iterable[str] = (),
     added: Mapping[str, NodeMetadata] | None = None,
     own_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+    present: Mapping[str, NodeMetadata] | None = None,
 ) -> None:
     """Apply a change to the consolidated metadata held at ``paths``.
+
+    ``removed``, ``added``, ``own_attributes`` and ``present`` are as for
+    :func:`updated_documents`.
 
     The holders' documents are read again and rewritten under a per-store, per-path lock, so
     concurrent changes made in this process (``asyncio.gather`` of two ``create_group`` calls,
@@ -368,7 +381,7 @@ async def update_holders(
     if not ordered:
         return
     removed = list(removed)
-    change = _Change(removed, dict(added or {}), dict(own_attributes or {}))
+    change = _Change(removed, dict(added or {}), dict(own_attributes or {}), dict(present or {}))
     locks = [_lock(store, p) for p in ordered]
     for lock in locks:  # sorted order: no two callers wait on each other in a cycle
         await lock.acquire()
@@ -391,10 +404,15 @@ class _Change:
     removed: list[str]
     added: dict[str, NodeMetadata]
     own_attributes: dict[str, Mapping[str, Any]]
+    present: dict[str, NodeMetadata]
 
     def apply(self, holders: Iterable[Holder]) -> tuple[dict[str, bytes], list[str]]:
         return updated_documents(
-            holders, removed=self.removed, added=self.added, own_attributes=self.own_attributes
+            holders,
+            removed=self.removed,
+            added=self.added,
+            own_attributes=self.own_attributes,
+            present=self.present,
         )
 
 

@@ -41,6 +41,7 @@ from cloudzarr.groups.consolidated import (
 from cloudzarr.groups.io import get_doc
 from cloudzarr.groups.paths import ZMETADATA, ancestors, doc_key, shown
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+from cloudzarr.metadata.node import parse_v3
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class _Plan:
     conflicts: list[Exception] = field(default_factory=list)
     holders: list[Holder] = field(default_factory=list)
     created_parents: dict[str, NodeMetadata] = field(default_factory=dict)
+    #: Parent groups another writer created first (format 3): listed in holders lacking them.
+    found_parents: dict[str, NodeMetadata] = field(default_factory=dict)
 
 
 def _primary(node: NodeMetadata) -> str:
@@ -154,6 +157,10 @@ async def _create_parent(store: Store, path: str, zarr_format: int, plan: _Plan)
         if _kind_of(doc) == "array":
             plan.conflicts.append(_parent_is_array(path))
             return
+        if doc is not None:
+            # Another writer (maybe another process) created it: its own holder update may
+            # come after ours, and the node we add must not be listed without its parent.
+            plan.found_parents[path] = parse_v3(dict(doc), path)
         _add_holder(plan, path, 3, doc)
         return
     key = doc_key(path, ".zgroup")
@@ -265,5 +272,6 @@ async def create_nodes(
             [h.path for h in plan.holders],
             removed=removed,
             added=added,
+            present=plan.found_parents,
         )
     return written

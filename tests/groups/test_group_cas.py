@@ -245,3 +245,27 @@ async def test_retried_conditional_write_that_was_applied_counts_once() -> None:
     assert lossy.lost == {"zarr.json"}
     assert await consolidated_paths(inner) == {"a"}
     assert (await AsyncGroup.open(inner)).attrs == {"x": 1}
+
+
+def nested_creator(w: int, n: int) -> Callable[[Store], Awaitable[None]]:
+    async def job(store: Store) -> None:
+        root = await AsyncGroup.open(store)
+        # Every writer needs the parents "shared" and "shared/{i}": one creates each, the
+        # others find it there.
+        await asyncio.gather(*(root.create_group(f"shared/{i}/w{w}") for i in range(n)))
+
+    return job
+
+
+async def test_writers_sharing_new_parents_keep_the_root_consolidated(any_store: Store) -> None:
+    await aapi.create_group(any_store)
+    await aapi.consolidate_metadata(any_store)
+    writers, each = 2, 4
+    await in_threads(any_store, [nested_creator(w, each) for w in range(writers)])
+    expected = (
+        {"shared"}
+        | {f"shared/{i}" for i in range(each)}
+        | {f"shared/{i}/w{w}" for i in range(each) for w in range(writers)}
+    )
+    assert await walked_paths(any_store) == expected
+    assert await consolidated_paths(any_store) == expected
