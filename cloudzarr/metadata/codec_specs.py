@@ -294,8 +294,13 @@ def _parse_sharding(
     inner = parse_v3_codecs(
         config.get("codecs"), dtype=dtype, ndim=ndim, where=f"{where} configuration.codecs"
     )
+    # The spec requires index_codecs; documents that leave it out get zarr-python's default
+    # (bytes + crc32c), so both libraries read such a shard the same way.
     index_codecs = parse_v3_codecs(
-        config.get("index_codecs", [{"name": "bytes", "configuration": {"endian": "little"}}]),
+        config.get(
+            "index_codecs",
+            [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
+        ),
         dtype=np.dtype("uint64"),
         ndim=ndim + 1,
         where=f"{where} configuration.index_codecs",

@@ -377,3 +377,19 @@ def test_zarr_python_reads_our_special_fill_values(dtype: str, fill: Any) -> Non
     store._store_dict["x/zarr.json"] = proto.buffer.from_bytes(meta.to_documents()["zarr.json"])
     arr = zarr.open_array(store, path="x", mode="r")
     assert fill_values_equal(np.asarray(arr.fill_value).astype(meta.dtype)[()], meta.fill_value)
+
+
+def test_sharding_without_index_codecs_defaults_like_zarr_python() -> None:
+    # The spec requires index_codecs; a document without them must still be read as
+    # zarr-python 3.4.2 reads it (bytes + crc32c), or the two libraries disagree on the index.
+    from zarr.codecs import ShardingCodec
+
+    doc = zarr_documents(shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="u2")["zarr.json"]
+    sharding = copy.deepcopy(doc["codecs"][0])
+    del sharding["configuration"]["index_codecs"]
+    doc["codecs"] = [sharding]
+    shard = ArrayMetadataV3.from_dict(doc).sharding
+    assert shard is not None
+    ours = [c.name for c in shard.configuration["index_codecs"]]
+    theirs = ShardingCodec.from_dict(sharding).to_dict()["configuration"]["index_codecs"]
+    assert ours == [c["name"] for c in theirs] == ["bytes", "crc32c"]
