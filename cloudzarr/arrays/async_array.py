@@ -12,6 +12,7 @@ value is deleted rather than stored.
 from __future__ import annotations
 
 import asyncio
+import operator
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Self
@@ -25,6 +26,7 @@ from cloudzarr.errors import (
     ArrayShapeError,
     ContainsArrayError,
     ContainsGroupError,
+    InvalidMetadataError,
     NodeTypeError,
     ReadOnlyError,
 )
@@ -433,7 +435,11 @@ class AsyncArray:
     # --- metadata updates ------------------------------------------------------------------
 
     async def _write_metadata(self, metadata: ArrayMetadata, *, attrs_only: bool = False) -> None:
-        docs = metadata.to_documents()
+        try:
+            docs = metadata.to_documents()
+        except InvalidMetadataError as exc:
+            # Typically an attribute JSON cannot hold (a numpy scalar, NaN): say which array.
+            raise InvalidMetadataError(f"array {self.name!r}: {exc}") from None
         if isinstance(metadata, ArrayMetadataV2):
             attrs_key = _join(self._path, ".zattrs")
             if attrs_only:
@@ -465,17 +471,20 @@ class AsyncArray:
 
         Raises
         ------
-        ValueError
-            If the number of dimensions changes.
+        ArrayShapeError
+            If the number of dimensions changes or the shape is not integers.
+        InvalidMetadataError
+            If a dimension is negative.
         """
-        if isinstance(new_shape, int):
-            new_shape = (new_shape,)
-        new_shape = tuple(int(n) for n in new_shape)
+        new_shape = self._shape_argument(new_shape)
         if len(new_shape) != self.ndim:
             raise ArrayShapeError(
                 f"array {self.name!r}: cannot resize {self.ndim}-d array to shape {new_shape}"
             )
-        new_meta = self._metadata.with_shape(new_shape)
+        try:
+            new_meta = self._metadata.with_shape(new_shape)
+        except InvalidMetadataError as exc:
+            raise InvalidMetadataError(f"array {self.name!r}: {exc}") from None
         grid = self._metadata.chunks
         new_grid = tuple(-(-n // c) for n, c in zip(new_shape, grid, strict=True))
         doomed = [
@@ -487,6 +496,18 @@ class AsyncArray:
         await self._clear_beyond(new_shape, new_grid)
         await self._write_metadata(new_meta)
         return self
+
+    def _shape_argument(self, new_shape: Any) -> tuple[int, ...]:
+        # operator.index refuses floats and bools: resize((3.7,)) must not become (3,).
+        items = (new_shape,) if isinstance(new_shape, int | np.integer) else new_shape
+        try:
+            if isinstance(items, str | bytes) or any(isinstance(n, bool) for n in items):
+                raise TypeError
+            return tuple(operator.index(n) for n in items)
+        except TypeError:
+            raise ArrayShapeError(
+                f"array {self.name!r}: new shape must be integers, got {new_shape!r}"
+            ) from None
 
     async def _clear_beyond(self, new_shape: tuple[int, ...], new_grid: tuple[int, ...]) -> None:
         # Chunks straddling a shrunk boundary keep values past it; growing the array again

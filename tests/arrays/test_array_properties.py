@@ -349,3 +349,32 @@ def test_integer_values_are_written_only_when_they_fit(
         with pytest.raises(ArrayShapeError):
             arr[...] = value
         assert snapshot(store) == before
+
+
+@pytest.mark.parametrize("bad", [3.7, (3.7,), (True,), "3", ("3",)])
+def test_resize_refuses_non_integer_shapes(bad: Any) -> None:
+    # Was: (3.7,) was truncated to (3,) and 3.5 raised a bare TypeError.
+    arr = Array.create(MemoryStore(), "a", build_array_metadata(shape=(4,), dtype="i4"))
+    with pytest.raises(ArrayShapeError, match="'/a'"):
+        arr.resize(bad)
+    assert arr.shape == (4,)
+
+
+def test_resize_to_a_negative_shape_names_the_array() -> None:
+    arr = Array.create(MemoryStore(), "a", build_array_metadata(shape=(4,), dtype="i4"))
+    with pytest.raises(CloudzarrError, match=r"'/a'.*non-negative"):
+        arr.resize((-1,))
+    assert Array.open(arr.store, "a").shape == (4,)
+
+
+@pytest.mark.parametrize("value", [np.int64(3), float("nan"), b"x", np.arange(2)])
+def test_unserialisable_attribute_names_the_array_and_changes_nothing(value: Any) -> None:
+    store = MemoryStore()
+    arr = Array.create(store, "a", build_array_metadata(shape=(4,), dtype="i4"))
+    arr.attrs["kept"] = 1
+    before = snapshot(store)
+    with pytest.raises(CloudzarrError, match=r"array '/a'.*JSON"):
+        arr.attrs["bad"] = value
+    assert dict(arr.attrs) == {"kept": 1}
+    assert snapshot(store) == before
+    assert dict(Array.open(store, "a").attrs) == {"kept": 1}
