@@ -99,7 +99,7 @@ async def opened_store(
         raise
 
 
-async def _close_when_idle(store: Store, *, timeout: float = 30.0) -> None:
+async def _close_when_idle(store: Store, *, timeout: float = 10.0) -> None:
     """Close ``store`` once no request of it is in flight (at most ``timeout`` seconds).
 
     A failed call can leave sibling requests running (``asyncio.gather`` does not cancel the
