@@ -374,15 +374,23 @@ class ArrayMetadataV3:
 
 
 def _check_shard_shape(codecs: tuple[CodecSpec, ...], chunks: tuple[int, ...], where: str) -> None:
-    """A shard (the grid's chunk) must hold a whole number of inner chunks in every dimension."""
+    """A shard (the grid's chunk) must hold a whole number of inner chunks in every dimension,
+    and so must a nested shard (checked here so a bad nested layout is refused before anything
+    is written, not when the first chunk is coded)."""
     for codec in codecs:
-        if codec.name == "sharding_indexed":
+        if codec.name == "transpose":
+            # The codecs after a transpose see the chunk with its axes permuted.
+            order = codec.configuration.get("order")
+            if isinstance(order, list | tuple) and sorted(order) == list(range(len(chunks))):
+                chunks = tuple(chunks[i] for i in order)
+        elif codec.name == "sharding_indexed":
             inner = tuple(codec.configuration["chunk_shape"])
             if any(c % i for c, i in zip(chunks, inner, strict=True)):
                 raise InvalidMetadataError(
                     f"{where}: sharding_indexed chunk_shape {list(inner)} does not divide the "
                     f"shard shape {list(chunks)}"
                 )
+            _check_shard_shape(tuple(codec.configuration["codecs"]), inner, where)
 
 
 def _trusted[T](cls: type[T], **fields: Any) -> T:

@@ -12,6 +12,7 @@ import pytest
 import zarr
 from zarr import codecs as zc
 
+import cloudzarr.api.asynchronous
 from cloudzarr.arrays import Array, AsyncArray, build_array_metadata
 from cloudzarr.arrays.chunk_io import ShardedChunkIO
 from cloudzarr.arrays.sharding import MAX_UINT64, NESTED_WHOLE_MAX_BYTES, ShardingCodec
@@ -256,17 +257,20 @@ def nested_meta() -> ArrayMetadataV3:
 # --- bad configurations --------------------------------------------------------------------------
 
 
-async def test_nested_chunk_shape_not_dividing_names_the_array() -> None:
-    meta = build_array_metadata(
-        shape=SHAPE,
-        dtype="i4",
-        chunks=NESTED,
-        shards=SHARDS,
-        serializer=nested_spec(chunk_shape=[3, 3]),  # 3 does not divide 8
-        compressors=None,
-    )
-    with pytest.raises(InvalidMetadataError, match=r"array '/a'.*\[8, 6\].*\[3, 3\]"):
-        await AsyncArray.create(MemoryStore(), "a", meta)
+async def test_nested_chunk_shape_not_dividing_is_refused_before_anything_is_written() -> None:
+    store = MemoryStore()
+    with pytest.raises(InvalidMetadataError, match=r"codecs: .*\[3, 3\].*\[8, 6\]"):
+        await cloudzarr.api.asynchronous.create_array(
+            store,
+            name="g/a",
+            shape=SHAPE,
+            dtype="i4",
+            chunks=NESTED,
+            shards=SHARDS,
+            serializer=nested_spec(chunk_shape=[3, 3]),  # 3 does not divide 8
+            compressors=None,
+        )
+    assert [k async for k in store.list()] == []  # neither the array nor its parent group
 
 
 async def test_corrupt_nested_index_names_outer_key_and_inner_chunk() -> None:

@@ -393,3 +393,24 @@ def test_sharding_without_index_codecs_defaults_like_zarr_python() -> None:
     ours = [c.name for c in shard.configuration["index_codecs"]]
     theirs = ShardingCodec.from_dict(sharding).to_dict()["configuration"]["index_codecs"]
     assert ours == [c["name"] for c in theirs] == ["bytes", "crc32c"]
+
+
+def test_nested_shard_that_does_not_divide_is_refused_at_parse() -> None:
+    doc = zarr_documents(shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="u2")["zarr.json"]
+    outer = doc["codecs"][0]["configuration"]
+    outer["chunk_shape"] = [4, 4]  # one inner chunk per shard, itself a shard of 3x2 chunks
+    outer["codecs"] = [
+        {
+            "name": "sharding_indexed",
+            "configuration": {
+                "chunk_shape": [3, 2],
+                "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+                "index_codecs": outer["index_codecs"],
+                "index_location": "end",
+            },
+        }
+    ]
+    with pytest.raises(InvalidMetadataError, match=r"chunk_shape \[3, 2\] does not divide"):
+        ArrayMetadataV3.from_dict(doc, key=KEY)
+    outer["codecs"][0]["configuration"]["chunk_shape"] = [2, 2]
+    assert ArrayMetadataV3.from_dict(doc, key=KEY).chunks == (4, 4)
