@@ -84,6 +84,16 @@ def _write_temp(folder: str, value: bytes, temp_prefix: str) -> str:
     return tmp
 
 
+def _open_for_lock(path: str) -> int:
+    # On NFS, flock is emulated with fcntl locks, and an exclusive one needs a descriptor open
+    # for writing; a file we may not write (but may replace: that needs the folder only) is
+    # opened for reading, which local file systems accept.
+    try:
+        return os.open(path, os.O_RDWR)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY)
+
+
 def replace_if_version(path: str, value: bytes, version: str, temp_prefix: str) -> bool:
     """Replace the file at ``path`` with ``value`` if it holds ``version`` (see the module notes).
 
@@ -91,7 +101,7 @@ def replace_if_version(path: str, value: bytes, version: str, temp_prefix: str) 
     """
     for _ in range(_LOCK_ATTEMPTS):
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = _open_for_lock(path)
         except (*_MISSING, IsADirectoryError):
             return False
         try:
