@@ -1,7 +1,7 @@
 """Async key-value stores: memory, local disk, fsspec, S3, GCS, Azure, and measuring wrappers."""
 
 from cloudzarr.storage.azure import AzureStore
-from cloudzarr.storage.base import RequestCounter, Store
+from cloudzarr.storage.base import RequestCounter, Store, Version
 from cloudzarr.storage.byte_range import (
     ByteRequest,
     OffsetByteRequest,
@@ -44,5 +44,6 @@ __all__ = [
     "StoreStats",
     "StoreWrapper",
     "SuffixByteRequest",
+    "Version",
     "open_store",
 ]
