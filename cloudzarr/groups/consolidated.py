@@ -28,6 +28,11 @@ Limits, stated plainly:
   deleting its ``.zmetadata`` with a plain delete (missing is never stale, so this needs no
   condition), except on LocalStore, where such a delete racing another process's conditional
   write can be undone by it (see :mod:`cloudzarr.storage.local_cas`);
+- a parent group another writer created first is added where a holder lacks it (format 3);
+  in format 2 its attributes were not read, so a holder updated before the creator's own
+  update cannot list the new node and is invalidated (missing, not stale);
+- :func:`consolidate` itself is a walk followed by plain writes: a node another process
+  creates during the walk may be left out, and its upkeep write may be overwritten;
 - writes made by other software (zarr-python never updates consolidated metadata) are not
   seen; :func:`consolidate` rebuilds from the store;
 - a format 2 hierarchy is maintained under the default key ``.zmetadata`` only.
