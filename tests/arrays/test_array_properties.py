@@ -139,6 +139,18 @@ def broadcastable_shape(draw: st.DrawFn, target: tuple[int, ...]) -> tuple[int, 
     return tuple(1 if draw(st.booleans()) else n for n in kept)
 
 
+def layouts(value: np.ndarray) -> st.SearchStrategy[np.ndarray]:
+    """``value`` as is, byte-swapped, in Fortran order, or a strided view: the bytes written
+    must not depend on the value's memory layout."""
+    options = [value, np.array(value, order="F")]
+    if value.dtype.kind in "iufc" and value.dtype.itemsize > 1:
+        options.append(value.astype(value.dtype.newbyteorder()))
+    if value.ndim:
+        doubled = np.repeat(value, 2, axis=-1)
+        options.append(doubled[..., ::2])
+    return st.sampled_from(options)
+
+
 def assert_same(got: Any, expected: Any) -> None:
     """Equal values, shape, dtype and kind (scalar or array); NaN equals NaN, and complex
     numbers compare part by part so a NaN real part cannot hide a different imaginary part."""
@@ -202,6 +214,7 @@ def run_scenario(data: st.DataObject, store: Store, spec: dict[str, Any], steps:
         else:
             vshape = broadcastable_shape(data.draw, target)
             value = data.draw(values(name, vshape), label="value")
+            value = data.draw(layouts(value), label="layout")
         arr[sel] = value
         model[sel] = value
         assert_same(arr[sel], model[sel])
