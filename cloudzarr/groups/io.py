@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
+from cloudzarr.concurrency import gather
 from cloudzarr.errors import NodeNotFoundError, UnsupportedFormatError
 from cloudzarr.groups.paths import V2_DOCS, V3_DOCS, doc_key, shown
 from cloudzarr.metadata.jsonio import load_document
@@ -29,7 +29,7 @@ async def get_doc(store: Store, key: str) -> dict[str, Any] | None:
 
 async def get_docs(store: Store, path: str, names: tuple[str, ...]) -> list[dict[str, Any] | None]:
     """GET the documents ``names`` of the node at ``path`` concurrently (one round)."""
-    return list(await asyncio.gather(*(get_doc(store, doc_key(path, n)) for n in names)))
+    return await gather(*(get_doc(store, doc_key(path, n)) for n in names))
 
 
 def node_from_v2_docs(

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, ClassVar, Self
 
+from cloudzarr.concurrency import gather
 from cloudzarr.errors import ReadOnlyError, UnsupportedError
 from cloudzarr.storage.byte_range import ByteRequest
 from cloudzarr.storage.keys import normalize_prefix, validate_key
@@ -207,7 +208,7 @@ class Store(ABC):
         pairs = builtins.list(key_ranges)
         for key, _ in pairs:
             validate_key(key)  # all of them before any request
-        return builtins.list(await asyncio.gather(*(self.get(k, r) for k, r in pairs)))
+        return await gather(*(self.get(k, r) for k, r in pairs))
 
     async def get_with_version(self, key: str) -> tuple[bytes, Version] | None:
         """Return the whole value of ``key`` and its version token, or None if missing.

@@ -1,0 +1,43 @@
+"""Running awaitables together so that a failure leaves nothing running behind it.
+
+``asyncio.gather`` raises the first error but lets the other awaitables run on: requests the
+caller no longer waits for, which may still write, hold the limiter, or fail noisily when the
+store's session is closed under them. :func:`gather` cancels them and waits for them to end
+before raising, so when it returns or raises, every request it started is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+__all__ = ["gather"]
+
+
+async def gather[T](*awaitables: Awaitable[T]) -> list[T]:
+    """Await all of ``awaitables`` concurrently and return their results in order.
+
+    Parameters
+    ----------
+    *awaitables
+        Coroutines or futures.
+
+    Returns
+    -------
+    list
+        Their results, in the order given.
+
+    Raises
+    ------
+    Exception
+        The first error raised by any of them (its own type, not an exception group), once the
+        others are cancelled and have ended.
+    """
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
