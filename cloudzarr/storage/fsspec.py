@@ -229,6 +229,8 @@ class FsspecStore(Store):
     @property
     def url(self) -> str:
         """The store's root as a URL (no credentials)."""
+        if "://" in self._root:  # fsspec's http(s) filesystem keeps the whole URL as the path
+            return self._root
         root = self._root if self._protocol == "file" else self._root.lstrip("/")
         return f"{self._protocol}://{root}"
 

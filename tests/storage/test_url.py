@@ -158,3 +158,12 @@ def test_import_does_not_load_cloud_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("url", ["http://example.invalid/a.zarr", "https://example.invalid/a.zarr"])
+def test_http_store_shows_its_url_once(url: str) -> None:
+    # fsspec's http filesystem keeps the scheme in its paths; the repr once read
+    # "FsspecStore('http://https://...')".
+    store = open_store(url, read_only=True)
+    assert store.url == url  # type: ignore[attr-defined]
+    assert repr(store) == f"FsspecStore({url!r}, read_only=True)"
