@@ -131,8 +131,11 @@ async def test_nested_holders_and_attribute_updates_race_creators(s3_store: Stor
     assert (await AsyncGroup.open(s3_store, "g", use_consolidated=False)).attrs == {"round": 5}
 
 
-async def run_workers(argvs: list[list[str]]) -> list[dict[str, Any]]:
-    """Run ``tests/cas_worker.py`` once per argv, start them together, return their reports."""
+async def run_workers(
+    argvs: list[list[str]], options: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Run ``tests/cas_worker.py`` once per argv, start them together (handing each the storage
+    options), return their reports."""
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -148,7 +151,7 @@ async def run_workers(argvs: list[list[str]]) -> list[dict[str, Any]]:
         assert (await proc.stdout.readline()).strip() == b"ready"
     for proc in procs:
         assert proc.stdin is not None
-        proc.stdin.write(b"go\n")
+        proc.stdin.write(json.dumps(options or {}).encode() + b"\n")
         await proc.stdin.drain()
     reports = []
     for proc in procs:
@@ -269,3 +272,18 @@ async def test_writers_sharing_new_parents_keep_the_root_consolidated(any_store:
     )
     assert await walked_paths(any_store) == expected
     assert await consolidated_paths(any_store) == expected
+
+
+async def test_processes_creating_groups_under_one_consolidated_s3_root(
+    s3_store: Store, s3_storage_options: dict[str, Any]
+) -> None:
+    await aapi.create_group(s3_store)
+    await aapi.consolidate_metadata(s3_store)
+    url = s3_store.url  # type: ignore[attr-defined]
+    processes, each = 2, 8
+    await run_workers(
+        [["groups", url, f"p{p}-", str(each)] for p in range(processes)], s3_storage_options
+    )
+    expected = {f"p{p}-{i}" for p in range(processes) for i in range(each)}
+    assert await consolidated_paths(s3_store) == expected
+    assert await walked_paths(s3_store) == expected

@@ -173,8 +173,11 @@ async def test_concurrent_increments_from_separate_instances_and_loops(any_store
     assert all(isinstance(n, int) for n in results)
 
 
-async def run_workers(argvs: list[list[str]]) -> list[dict[str, Any]]:
-    """Run ``tests/cas_worker.py`` once per argv, start them together, return their reports."""
+async def run_workers(
+    argvs: list[list[str]], options: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Run ``tests/cas_worker.py`` once per argv, start them together (handing each the storage
+    options), return their reports."""
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -190,7 +193,7 @@ async def run_workers(argvs: list[list[str]]) -> list[dict[str, Any]]:
         assert (await proc.stdout.readline()).strip() == b"ready"
     for proc in procs:
         assert proc.stdin is not None
-        proc.stdin.write(b"go\n")
+        proc.stdin.write(json.dumps(options or {}).encode() + b"\n")
         await proc.stdin.drain()
     reports = []
     for proc in procs:
