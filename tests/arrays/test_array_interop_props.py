@@ -34,7 +34,7 @@ from tests.arrays.test_array_properties import (
 )
 
 _json_leaf = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=5)
-_json = st.recursive(
+json_values = st.recursive(
     _json_leaf | st.floats(allow_nan=False, allow_infinity=False, width=64),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
@@ -46,7 +46,7 @@ _json = st.recursive(
 @st.composite
 def interop_specs(draw: st.DrawFn) -> dict[str, Any]:
     spec = draw(array_specs(max_ndim=3))
-    spec["attributes"] = draw(st.dictionaries(st.text(max_size=6), _json, max_size=3))
+    spec["attributes"] = draw(st.dictionaries(st.text(max_size=6), json_values, max_size=3))
     if spec["zarr_format"] == 3 and draw(st.booleans()):
         names = st.none() | st.text(max_size=3)
         spec["dimension_names"] = tuple(draw(names) for _ in spec["shape"])

@@ -123,9 +123,14 @@ def selections(draw: st.DrawFn, shape: tuple[int, ...]) -> Any:
         run = draw(st.integers(0, len(items) - at))
         if all(isinstance(s, slice) and s == slice(None) for s in items[at : at + run]):
             items[at : at + run] = [Ellipsis]
-    # Trailing full slices may be left out.
+    # Trailing full slices may be left out (not after an Ellipsis: it would absorb them).
+    has_ellipsis = any(it is Ellipsis for it in items)
     while (
-        items and isinstance(items[-1], slice) and items[-1] == slice(None) and draw(st.booleans())
+        not has_ellipsis
+        and items
+        and isinstance(items[-1], slice)
+        and items[-1] == slice(None)
+        and draw(st.booleans())
     ):
         items.pop()
     if len(items) == 1 and draw(st.booleans()):
