@@ -223,19 +223,23 @@ class AzureStore(CloudStore):
         from azure.core.exceptions import ClientAuthenticationError
 
         status = getattr(exc, "status_code", None)
-        code = str(getattr(exc, "error_code", None) or "")
+        raw_code = getattr(exc, "error_code", None) or ""
+        code = str(getattr(raw_code, "value", raw_code))  # the SDK's codes are str enums
         where = self._where(key)
         detail = f"{operation} {where}"
+        # What Azure said: its error code, else the HTTP status, else the kind of failure (an
+        # SDK-side refusal, e.g. a malformed key, has neither).
+        reason = code or (f"HTTP {status}" if status is not None else type(exc).__name__)
         if code == "ContainerNotFound":
             return StoreNotFoundError(f"Azure container {self._bucket!r} does not exist ({detail})")
         if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
             return AccessDeniedError(
-                f"access denied by Azure ({code or status}) for {detail}; check the credentials"
+                f"access denied by Azure ({reason}) for {detail}; check the credentials"
             )
         if status == 412:
             return PreconditionFailedError(f"precondition failed for {detail}")
         if status in (429, 503) or code in ("ServerBusy", "OperationTimedOut"):
-            return ThrottledError(f"Azure throttled {detail} ({code or status}); retry later")
+            return ThrottledError(f"Azure throttled {detail} ({reason}); retry later")
         if status is None:
             return StoreError(f"{detail} failed: {type(exc).__name__}")
         return StoreError(f"{detail} failed: Azure error {code or '?'} (HTTP {status})")

@@ -148,21 +148,28 @@ async def test_missing_container_names_container_and_key(
         await store.close()
 
 
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [(WRONG_KEY, "AuthorizationFailure"), ("FAKESECRET-not-base64", "AzureSigningError")],
+)
 async def test_wrong_key_is_access_denied_without_the_key(
-    azure_server: AzureServer, azure_container: str
+    azure_server: AzureServer, azure_container: str, key: str, reason: str
 ) -> None:
     options = {
         "account_name": azure_server.account_name,
-        "account_key": WRONG_KEY,
+        "account_key": key,
         "account_host": azure_server.blob_endpoint,
     }
     store = AzureStore(azure_container, storage_options=options)
     try:
-        assert WRONG_KEY not in repr(store)
+        assert key not in repr(store)
         with pytest.raises(AccessDeniedError, match=azure_container) as info:
             await store.get("k")
-        assert WRONG_KEY not in str(info.value)
-        assert WRONG_KEY not in repr(info.value)
+        # The message says why (a key that is not base64 fails before any request and once
+        # read "access denied by Azure (None)").
+        assert f"access denied by Azure ({reason})" in str(info.value)
+        assert key not in str(info.value)
+        assert key not in repr(info.value)
         assert info.value.__cause__ is None
     finally:
         await store.close()
