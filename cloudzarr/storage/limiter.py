@@ -17,6 +17,8 @@ import os
 import weakref
 from types import TracebackType
 
+from cloudzarr.errors import InvalidArgumentError
+
 DEFAULT_CONCURRENCY_ENV = "CLOUDZARR_CONCURRENCY"
 
 
@@ -27,10 +29,10 @@ def configured_concurrency(default: int, *, env: str = DEFAULT_CONCURRENCY_ENV) 
         return default
     try:
         value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{env}={raw!r} is not an integer") from exc
+    except ValueError:
+        value = 0
     if value < 1:
-        raise ValueError(f"{env}={raw!r} must be at least 1")
+        raise InvalidArgumentError(f"environment variable {env}={raw!r}: must be an integer >= 1")
     return value
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import cloudzarr.errors as errors_module
 from cloudzarr.errors import (
     CloudzarrError,
+    InvalidArgumentError,
     InvalidKeyError,
     KeyNotFoundError,
     NodeNotFoundError,
@@ -203,9 +204,9 @@ def test_configured_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
     assert configured_concurrency(11, env="CZ_TEST_CONC") == 11
     monkeypatch.setenv("CZ_TEST_CONC", "3")
     assert configured_concurrency(11, env="CZ_TEST_CONC") == 3
-    for bad in ("x", "0", "-1"):
+    for bad in ("x", "abc", "2.5", "0", "-1"):
         monkeypatch.setenv("CZ_TEST_CONC", bad)
-        with pytest.raises(ValueError, match="CZ_TEST_CONC"):
+        with pytest.raises(InvalidArgumentError, match="CZ_TEST_CONC"):
             configured_concurrency(11, env="CZ_TEST_CONC")
 
 
