@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from typing import Any, ClassVar, Self
 
-from cloudzarr.errors import AmbiguousWriteError, StoreError
+from cloudzarr.errors import AmbiguousWriteError, InvalidStoreURLError, StoreError
 from cloudzarr.storage.base import Store
 from cloudzarr.storage.fsspec import FsspecStore
 from cloudzarr.storage.keys import join_key, normalize_prefix
@@ -101,7 +101,7 @@ class CloudStore(FsspecStore):
         rest = url.split("://", 1)[1] if "://" in url else url
         bucket, _, prefix = rest.partition("/")
         if not bucket:
-            raise StoreError(f"no {cls.bucket_word} in {cls.cloud_name} URL {url!r}")
+            raise InvalidStoreURLError(f"no {cls.bucket_word} in {cls.cloud_name} URL {url!r}")
         return bucket, normalize_prefix(prefix)
 
     @classmethod

@@ -13,6 +13,7 @@ import pytest
 
 from cloudzarr.errors import (
     AccessDeniedError,
+    InvalidStoreURLError,
     PreconditionFailedError,
     StoreNotFoundError,
     ThrottledError,
@@ -180,6 +181,9 @@ def test_from_url_matches_constructor(s3_bucket: str, s3_storage_options: dict[s
     store = S3Store.from_url(f"s3://{s3_bucket}/a/b", storage_options=s3_storage_options)
     assert store == S3Store(s3_bucket, "a/b", storage_options=s3_storage_options)
     assert repr(store) == f"S3Store('s3://{s3_bucket}/a/b')"
+    for url in ("s3://", "s3:///key"):
+        with pytest.raises(InvalidStoreURLError, match="no bucket"):
+            S3Store.from_url(url, storage_options=s3_storage_options)
 
 
 def test_concurrency_from_environment(
