@@ -162,6 +162,12 @@ class S3Store(CloudStore):
         detail = f"{operation} {where}"
         if code == "NoSuchBucket":
             return StoreNotFoundError(f"S3 bucket {self._bucket!r} does not exist ({detail})")
+        if type(exc).__name__ == "NoCredentialsError":  # botocore found no credentials at all
+            return AccessDeniedError(
+                f"no S3 credentials found for {detail}; pass storage_options key= and secret= "
+                "(or a profile=), set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use anon=True "
+                "for a public bucket"
+            )
         if code in _ACCESS_CODES or status == 403 or isinstance(exc, PermissionError):
             return AccessDeniedError(
                 f"access denied by S3 ({code or status}) for {detail}; check the credentials"

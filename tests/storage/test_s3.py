@@ -235,3 +235,20 @@ def test_error_mapping_names_bucket_and_key(
     assert isinstance(error, expected)
     assert "s3://my-bucket/pre/a/b" in str(error)
     assert SECRET not in str(error)
+
+
+async def test_no_credentials_is_access_denied_with_a_hint(
+    monkeypatch: pytest.MonkeyPatch, s3_server: Any, s3_bucket: str, tmp_path: Any
+) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    # No credential files, and no instance-metadata lookup (it would leave loopback).
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = S3Store(s3_bucket, storage_options={"endpoint_url": s3_server.endpoint_url})
+    try:
+        with pytest.raises(AccessDeniedError, match=rf"no S3 credentials.*{s3_bucket}.*key="):
+            await store.get("k")
+    finally:
+        await store.close()
