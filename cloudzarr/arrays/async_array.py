@@ -414,7 +414,12 @@ class AsyncArray:
                 raise ArrayShapeError(
                     f"{where}: cannot assign values of dtype {arr.dtype} to a string array"
                 )
-            arr = arr.astype(dtype, copy=False)
+            if isinstance(value, np.ndarray):
+                arr = arr.astype(dtype, copy=False)
+            else:
+                # Straight from the Python strings: numpy's fixed-width "U" arrays, which
+                # np.asarray makes of them, drop trailing NUL characters.
+                arr = np.asarray(value, dtype=dtype)
         else:
             arr = np.asarray(value)
             if arr.dtype.kind in "UTOSV":

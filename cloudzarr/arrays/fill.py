@@ -36,7 +36,10 @@ def is_all_fill(chunk: np.ndarray, fill_value: Any) -> bool:
     if chunk.size == 0:
         return True
     if is_string_dtype(chunk.dtype):
-        return bool(np.all(chunk == ("" if fill_value is None else fill_value)))
+        # Compared as the chunk's dtype: a bare str would go through numpy's "U" dtype, which
+        # drops trailing NULs ("x\x00" would never match a "x\x00" fill).
+        fill = np.asarray("" if fill_value is None else fill_value, dtype=chunk.dtype)
+        return bool(np.all(chunk == fill))
     if chunk.dtype.kind == "c":
         fill = np.asarray(fill_value, dtype=chunk.dtype)
         return _all_equal(chunk.real, fill.real[()]) and _all_equal(chunk.imag, fill.imag[()])

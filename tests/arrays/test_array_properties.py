@@ -396,3 +396,32 @@ def test_unserialisable_attribute_names_the_array_and_changes_nothing(value: Any
     assert dict(arr.attrs) == {"kept": 1}
     assert snapshot(store) == before
     assert dict(Array.open(store, "a").attrs) == {"kept": 1}
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_trailing_nul_characters_of_strings_are_kept(fmt: int) -> None:
+    # Was: the value went through numpy's fixed-width "U" dtype, which drops trailing NULs.
+    arr = Array.create(
+        MemoryStore(), "a", build_array_metadata(shape=(3,), dtype=str, zarr_format=fmt)
+    )
+    arr[0] = "a\x00"
+    arr[1:] = ["b\x00\x00", "\x00"]
+    assert arr[...].tolist() == ["a\x00", "b\x00\x00", "\x00"]
+    with pytest.raises(ArrayShapeError):
+        arr[0] = 5
+    with pytest.raises(ArrayShapeError):
+        arr[:] = [1.5, 2.5, 3.5]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_chunk_equal_to_a_fill_with_trailing_nul_is_not_stored(fmt: int) -> None:
+    # Was: the comparison with the fill went through numpy's "U" dtype and never matched.
+    meta = build_array_metadata(
+        shape=(2,), dtype=str, chunks=(1,), fill_value="x\x00", zarr_format=fmt
+    )
+    arr = Array.create(MemoryStore(), "a", meta)
+    arr[0] = "q"
+    assert arr.nchunks_initialized == 1
+    arr[0] = "x\x00"
+    assert arr.nchunks_initialized == 0
+    assert arr[...].tolist() == ["x\x00", "x\x00"]
