@@ -45,6 +45,14 @@ def check_format(zarr_format: object, *, allow_none: bool) -> None:
         raise UnsupportedFormatError(f"zarr_format must be {choices}, got {zarr_format!r}")
 
 
+def check_max_depth(max_depth: object) -> None:
+    """Refuse a ``max_depth`` other than None or a non-negative int."""
+    if max_depth is None:
+        return
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
+        raise InvalidArgumentError(f"max_depth must be None or an int >= 0, got {max_depth!r}")
+
+
 @cache
 def _array_parameters() -> frozenset[str]:
     from cloudzarr.arrays import build_array_metadata

@@ -16,11 +16,13 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
+from cloudzarr.api.arguments import check_format, check_max_depth
 from cloudzarr.errors import (
     ConsolidatedMetadataError,
     ContainsArrayError,
     ContainsGroupError,
     GroupNotFoundError,
+    InvalidArgumentError,
     NodeNotFoundError,
     NodeTypeError,
     ReadOnlyError,
@@ -139,15 +141,16 @@ class AsyncGroup:
         ------
         ContainsGroupError, ContainsArrayError
             A node exists at ``path`` and ``overwrite`` is False, or a parent is an array.
+        UnsupportedFormatError
+            ``zarr_format`` is not 2 or 3.
         """
+        check_format(zarr_format, allow_none=False)
         path = normalize_path(path)
         meta: GroupMetadata
         if zarr_format == 3:
             meta = GroupMetadataV3(attributes=attributes or {})
-        elif zarr_format == 2:
-            meta = GroupMetadataV2(attributes=attributes or {})
         else:
-            raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
+            meta = GroupMetadataV2(attributes=attributes or {})
         await create_nodes(store, {path: meta}, overwrite=overwrite)
         return cls(store, path, meta)
 
@@ -244,8 +247,7 @@ class AsyncGroup:
         With consolidated metadata the members come sorted and cost no I/O. Otherwise they
         arrive in discovery order: all levels are walked at once under the store's limiter.
         """
-        if max_depth is not None and max_depth < 0:
-            raise ValueError(f"max_depth must be None or >= 0, got {max_depth}")
+        check_max_depth(max_depth)
         cm = self.metadata.consolidated_metadata
         if cm is not None:
             for rel, meta in cm.iter_nodes(max_depth):
@@ -262,6 +264,7 @@ class AsyncGroup:
 
     async def nmembers(self, max_depth: int | None = 0) -> int:
         """How many members :meth:`members` yields."""
+        check_max_depth(max_depth)
         cm = self.metadata.consolidated_metadata
         if cm is not None:
             if max_depth is None:
@@ -310,9 +313,7 @@ class AsyncGroup:
             yield name
 
     async def _lookup(self, path: str) -> NodeMetadata | None:
-        rel = normalize_path(path)
-        if not rel:
-            raise KeyError("an empty path names the group itself, not a member")
+        rel = _member_path(path)
         cm = self.metadata.consolidated_metadata
         if cm is not None:
             return cm.get(rel)
@@ -624,7 +625,10 @@ class AsyncGroup:
         self._check_writable()
         src_rel, dst_rel = _member_path(source), _member_path(dest)
         if dst_rel == src_rel or dst_rel.startswith(src_rel + "/"):
-            raise ValueError(f"cannot move {src_rel!r} into itself ({dst_rel!r})")
+            raise InvalidArgumentError(
+                f"cannot move {src_rel!r} into itself ({dst_rel!r}) in group {self.name!r}: "
+                "the destination is the source or lies inside it"
+            )
         src, dst = join_path(self._path, src_rel), join_path(self._path, dst_rel)
         meta, existing = await asyncio.gather(
             read_node_or_none(self._store, src, self.zarr_format),
@@ -659,5 +663,7 @@ def _strip(node: NodeMetadata) -> NodeMetadata:
 def _member_path(name: str) -> str:
     rel = normalize_path(name)
     if not rel:
-        raise ValueError("a member path must not be empty")
+        raise InvalidArgumentError(
+            f"member path {name!r} is empty: it would name the group itself, not a member"
+        )
     return rel

@@ -1,0 +1,74 @@
+"""A newcomer's slips in calling group methods: each is a typed cloudzarr error naming the
+argument or path, raised before anything is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudzarr.errors import (
+    CloudzarrError,
+    InvalidArgumentError,
+    UnsupportedFormatError,
+)
+from cloudzarr.groups.async_group import AsyncGroup
+from cloudzarr.storage import MemoryStore
+
+
+async def _keys(store: MemoryStore) -> list[str]:
+    return sorted([k async for k in store.list()])
+
+
+@pytest.mark.parametrize("fmt", [4, 1, "3", True])
+async def test_create_unknown_format_is_unsupported_format_error(fmt: object) -> None:
+    store = MemoryStore()
+    with pytest.raises(UnsupportedFormatError, match=repr(fmt).replace("'", ".")):
+        await AsyncGroup.create(store, zarr_format=fmt)  # type: ignore[arg-type]
+    assert await _keys(store) == []
+
+
+async def test_move_into_itself_is_invalid_argument_naming_both() -> None:
+    store = MemoryStore()
+    g = await AsyncGroup.create(store)
+    await g.create_group("s")
+    before = await _keys(store)
+    with pytest.raises(InvalidArgumentError, match=r"'s'.*'s/t/u'"):
+        await g.move("s", "s/t/u")
+    with pytest.raises(InvalidArgumentError, match="'s'"):
+        await g.move("s", "s")
+    assert await _keys(store) == before
+
+
+@pytest.mark.parametrize("depth", [-1, "1", 1.5, True])
+async def test_members_bad_max_depth_is_invalid_argument(depth: object) -> None:
+    g = await AsyncGroup.create(MemoryStore())
+    with pytest.raises(InvalidArgumentError, match="max_depth"):
+        [m async for m in g.members(max_depth=depth)]  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="max_depth"):
+        await g.nmembers(max_depth=depth)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["", "/", "//"])
+async def test_empty_member_name_is_invalid_argument(name: str) -> None:
+    store = MemoryStore()
+    g = await AsyncGroup.create(store)
+    before = await _keys(store)
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        await g.create_group(name)
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        await g.create_array(name, shape=(2,), dtype="i4")
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        await g.getitem(name)
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        await g.delitem(name)
+    assert await _keys(store) == before
+
+
+def test_sync_group_empty_key_and_format() -> None:
+    from cloudzarr.groups.group import Group
+
+    g = Group.create(MemoryStore())
+    with pytest.raises(InvalidArgumentError, match="empty") as info:
+        g[""]
+    assert isinstance(info.value, CloudzarrError)
+    with pytest.raises(UnsupportedFormatError, match="4"):
+        Group.create(MemoryStore(), zarr_format=4)
