@@ -480,7 +480,11 @@ class AsyncArray:
             If the number of dimensions changes or the shape is not integers.
         InvalidMetadataError
             If a dimension is negative.
+        ReadOnlyError
+            The store is read-only (raised before anything is read or written).
         """
+        if self._store.read_only:
+            raise ReadOnlyError(f"array {self.name!r}: cannot resize, {self._store!r} is read-only")
         new_shape = self._shape_argument(new_shape)
         if len(new_shape) != self.ndim:
             raise ArrayShapeError(

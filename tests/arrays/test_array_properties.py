@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from cloudzarr.arrays import Array, build_array_metadata
-from cloudzarr.errors import ArrayShapeError, CloudzarrError, IndexingError
+from cloudzarr.errors import ArrayShapeError, CloudzarrError, IndexingError, ReadOnlyError
 from cloudzarr.storage import LocalStore, MemoryStore, Store
 
 DTYPES = [
@@ -425,3 +425,15 @@ def test_chunk_equal_to_a_fill_with_trailing_nul_is_not_stored(fmt: int) -> None
     arr[0] = "x\x00"
     assert arr.nchunks_initialized == 0
     assert arr[...].tolist() == ["x\x00", "x\x00"]
+
+
+def test_resize_on_a_read_only_store_fails_before_any_request() -> None:
+    store = MemoryStore()
+    arr = Array.create(store, "a", build_array_metadata(shape=(4,), dtype="i4", chunks=(2,)))
+    arr[:] = np.arange(4, dtype="i4")
+    reader = Array.open(store.with_read_only(), "a")
+    before = dict(reader.store.requests.snapshot())
+    with pytest.raises(ReadOnlyError, match=r"'/a'.*resize"):
+        reader.resize((2,))
+    assert dict(reader.store.requests.snapshot()) == before
+    assert_same(Array.open(store, "a")[...], np.arange(4, dtype="i4"))
