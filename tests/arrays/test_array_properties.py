@@ -90,6 +90,9 @@ def array_specs(draw: st.DrawFn, *, max_ndim: int = 4) -> dict[str, Any]:
         spec["order"] = draw(st.sampled_from(["C", "F"]))
     elif draw(st.booleans()):
         spec["shards"] = tuple(c * draw(st.integers(1, 3)) for c in chunks)
+    names = ["v2"] if fmt == 2 else ["default", "v2"]
+    name, sep = draw(st.sampled_from(names)), draw(st.sampled_from(["/", "."]))
+    spec["chunk_key_encoding"] = {"name": name, "configuration": {"separator": sep}}
     return spec
 
 
