@@ -132,9 +132,10 @@ async def open_group(
     Raises
     ------
     GroupNotFoundError
-        Modes ``r``/``r+`` with no group there.
+        Modes ``r``/``r+`` with no group there (or a format 2 array, as in zarr-python).
     ContainsGroupError, ContainsArrayError
-        Mode ``w-`` (or ``a``, over an array) with a node there.
+        Mode ``w-`` with a node there; any mode but ``w`` over an array (a format 3 one is
+        known from the documents read to open the group, so no further request is sent).
     """
     check_mode(mode)
     check_format(zarr_format, allow_none=True)

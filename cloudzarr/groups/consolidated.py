@@ -61,6 +61,7 @@ from cloudzarr.errors import (
     AmbiguousWriteError,
     ConcurrentUpdateError,
     ConsolidatedMetadataError,
+    ContainsArrayError,
     GroupNotFoundError,
     InvalidMetadataError,
 )
@@ -102,7 +103,9 @@ async def open_group_metadata(
     Raises
     ------
     GroupNotFoundError
-        Nothing, or an array, is at ``path``.
+        Nothing is at ``path`` (or a format 2 array, whose ``.zarray`` is not read).
+    ContainsArrayError
+        A format 3 array is at ``path``.
     ConsolidatedMetadataError
         ``use_consolidated=True`` and there is none, or it is malformed.
     TypeError
@@ -128,7 +131,10 @@ async def open_group_metadata(
             raise TypeError("use_consolidated must be a bool or None for Zarr format 3")
         node = parse_v3(v3doc, path)
         if not isinstance(node, GroupMetadataV3):
-            raise _not_group(path, "it holds an array")
+            # As zarr-python: the document read says what is there, so say it.
+            raise ContainsArrayError(
+                f"no group at {shown(path)!r} in {store!r}: an array exists there"
+            )
         if use_consolidated is True and node.consolidated_metadata is None:
             raise ConsolidatedMetadataError(
                 f"consolidated metadata requested with use_consolidated=True but not found in "

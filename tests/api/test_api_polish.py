@@ -1,0 +1,46 @@
+"""Polish of the top-level functions against zarr-python 3.4.2's behaviour."""
+
+from __future__ import annotations
+
+import pytest
+
+import cloudzarr
+from cloudzarr.api import asynchronous as aapi
+from cloudzarr.errors import ContainsArrayError, GroupNotFoundError
+from cloudzarr.storage import MemoryStore
+
+
+@pytest.mark.parametrize("mode", ["r", "r+", "a"])
+async def test_open_group_on_v3_array_is_contains_array_error_in_one_round(mode: str) -> None:
+    store = MemoryStore()
+    await aapi.create_array(store, name="a", shape=(2,), dtype="i4")
+    store.requests.reset()
+    with pytest.raises(ContainsArrayError, match="'/a'") as info:
+        await aapi.open_group(store, path="a", mode=mode)  # type: ignore[arg-type]
+    assert "MemoryStore" in str(info.value)
+    # The GETs that look for the group already say it is an array: nothing more is sent.
+    assert store.requests.snapshot() == {"get": 4}
+
+
+@pytest.mark.parametrize("mode", ["r", "r+"])
+def test_open_group_on_v2_array_stays_group_not_found(mode: str) -> None:
+    # As zarr-python: the documents a format 2 group open reads do not include .zarray.
+    store = MemoryStore()
+    cloudzarr.create_array(store, name="a", shape=(2,), dtype="i4", zarr_format=2)
+    with pytest.raises(GroupNotFoundError, match="'/a'"):
+        cloudzarr.open_group(store, path="a", mode=mode)  # type: ignore[arg-type]
+
+
+def test_open_group_on_v3_array_matches_zarr_python() -> None:
+    import zarr
+    import zarr.errors
+    import zarr.storage
+
+    zstore = zarr.storage.MemoryStore()
+    zarr.create_array(zstore, name="a", shape=(2,), dtype="i4")
+    with pytest.raises(zarr.errors.ContainsArrayError):
+        zarr.open_group(zstore, path="a", mode="r")
+    store = MemoryStore()
+    cloudzarr.create_array(store, name="a", shape=(2,), dtype="i4")
+    with pytest.raises(ContainsArrayError):
+        cloudzarr.open_group(store, path="a", mode="r")
