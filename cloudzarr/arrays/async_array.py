@@ -408,12 +408,18 @@ class AsyncArray:
     def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
         dtype = self.dtype
         where = f"array {self.name!r}"
-        if is_string_dtype(dtype):
+        try:
             arr = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+            raise ArrayShapeError(f"{where}: value is not an array: {exc}") from None
+        if is_string_dtype(dtype):
             if arr.dtype.kind not in "UTO":
                 raise ArrayShapeError(
                     f"{where}: cannot assign values of dtype {arr.dtype} to a string array"
                 )
+            if arr.dtype.kind == "O" and not all(isinstance(v, str) for v in arr.flat):
+                # numpy would store str(v): None would become the string "None".
+                raise ArrayShapeError(f"{where}: a string array takes only str values")
             if isinstance(value, np.ndarray):
                 arr = arr.astype(dtype, copy=False)
             else:
@@ -421,7 +427,6 @@ class AsyncArray:
                 # np.asarray makes of them, drop trailing NUL characters.
                 arr = np.asarray(value, dtype=dtype)
         else:
-            arr = np.asarray(value)
             if arr.dtype.kind in "UTOSV":
                 raise ArrayShapeError(f"{where}: cannot assign values of dtype {arr.dtype}")
             if not _castable(arr, dtype):

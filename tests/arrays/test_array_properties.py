@@ -440,3 +440,23 @@ def test_resize_on_a_read_only_store_fails_before_any_request() -> None:
         reader.resize((2,))
     assert dict(reader.store.requests.snapshot()) == before
     assert_same(Array.open(store, "a")[...], np.arange(4, dtype="i4"))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"),
+    [
+        ("i4", [[1, 2], [3]]),  # was: a bare ValueError from numpy
+        (str, [["a"], ["b", "c"]]),  # likewise
+        (str, None),  # was: stored as the string "None"
+        (str, [None, "x"]),
+        (str, np.array(["a", 3], dtype=object)),
+    ],
+)
+def test_values_that_are_not_arrays_of_the_dtype_are_refused(dtype: Any, value: Any) -> None:
+    store = MemoryStore()
+    arr = Array.create(store, "a", build_array_metadata(shape=(2, 2), dtype=dtype, chunks=(1, 2)))
+    arr[0] = arr.fill_value
+    before = snapshot(store)
+    with pytest.raises(ArrayShapeError, match="'/a'"):
+        arr[...] = value
+    assert snapshot(store) == before
