@@ -12,11 +12,14 @@ import difflib
 import inspect
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cloudzarr.errors import InvalidArgumentError, UnsupportedFormatError
+
+if TYPE_CHECKING:
+    from cloudzarr.metadata import ArrayMetadataV2, ArrayMetadataV3
 
 MODES = ("r", "r+", "a", "w", "w-")
 
@@ -121,3 +124,35 @@ def array_from_data(
             "(numpy same_kind casting; integers must fit)"
         )
     return arr, arr.shape, dtype
+
+
+def prepare_array(
+    function: str,
+    *,
+    shape: Any,
+    dtype: Any,
+    data: Any,
+    zarr_format: int,
+    kwargs: Mapping[str, Any],
+) -> tuple[ArrayMetadataV2 | ArrayMetadataV3, np.ndarray[Any, Any] | None]:
+    """Check an array creation's arguments and build its metadata, before any I/O.
+
+    Every ``create_array`` (top-level, :class:`~cloudzarr.groups.AsyncGroup`'s) goes through
+    here, so they take the same arguments and refuse the same slips.
+
+    Returns
+    -------
+    tuple
+        The array's metadata, and ``data`` as a numpy array to write once it is created (None
+        without ``data``).
+    """
+    from cloudzarr.arrays import build_array_metadata
+
+    check_array_kwargs(function, kwargs)
+    check_format(zarr_format, allow_none=False)
+    values = None
+    if data is not None:
+        values, shape, dtype = array_from_data(data, shape, dtype)
+    require_shape_and_dtype(f"{function}()", shape, dtype)
+    meta = build_array_metadata(shape=shape, dtype=dtype, zarr_format=zarr_format, **kwargs)
+    return meta, values

@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from cloudzarr.api.arguments import (
-    array_from_data,
     check_array_kwargs,
     check_format,
     check_mode,
+    prepare_array,
     require_shape_and_dtype,
 )
 from cloudzarr.errors import (
@@ -339,16 +339,10 @@ async def create_array(
     ContainsArrayError, ContainsGroupError
         A node is at ``name`` and ``overwrite`` is False.
     """
-    from cloudzarr.arrays import build_array_metadata
-
-    check_array_kwargs("create_array", kwargs)
-    check_format(zarr_format, allow_none=False)
-    values = None
-    if data is not None:
-        values, shape, dtype = array_from_data(data, shape, dtype)
-    require_shape_and_dtype("create_array()", shape, dtype)
+    meta, values = prepare_array(
+        "create_array", shape=shape, dtype=dtype, data=data, zarr_format=zarr_format, kwargs=kwargs
+    )
     path = normalize_path(name or "")
-    meta = build_array_metadata(shape=shape, dtype=dtype, zarr_format=zarr_format, **kwargs)
     async with opened_store(store, storage_options=storage_options) as st:
         await create_nodes(st, {path: meta}, overwrite=overwrite)
         array = make_array(st, path, meta)

@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
-from cloudzarr.api.arguments import check_format, check_max_depth
+from cloudzarr.api.arguments import check_format, check_max_depth, prepare_array
 from cloudzarr.errors import (
     ConsolidatedMetadataError,
     ContainsArrayError,
@@ -436,36 +436,45 @@ class AsyncGroup:
         self,
         name: str,
         *,
-        shape: Any,
-        dtype: Any,
+        shape: Any = None,
+        dtype: Any = None,
+        data: Any = None,
         overwrite: bool = False,
         zarr_format: int | None = None,
         **kwargs: Any,
     ) -> AsyncArray:
         """Create an array (with missing parent groups) in one round of atomic creates.
 
-        Keyword arguments are those of
-        :func:`cloudzarr.arrays.build_array_metadata` (``chunks``, ``shards``,
+        Takes the arguments of :func:`cloudzarr.api.asynchronous.create_array`: ``data``
+        (written once the array exists; it gives the ``shape`` and ``dtype`` left out) and
+        those of :func:`cloudzarr.arrays.build_array_metadata` (``chunks``, ``shards``,
         ``compressors``, ``filters``, ``fill_value``, ``order``, ``attributes``,
         ``dimension_names``...). ``zarr_format`` defaults to the group's.
 
         Raises
         ------
+        InvalidArgumentError
+            An empty ``name``, ``shape``/``dtype`` missing without ``data``, ``data`` that does
+            not fit them, or a keyword argument array creation does not take (the message
+            suggests the right one). Nothing is written.
         ContainsArrayError, ContainsGroupError
             Something exists there (without ``overwrite``), or a parent is an array.
         """
-        from cloudzarr.arrays import build_array_metadata
-
+        path = join_path(self._path, _member_path(name))
         fmt = self.zarr_format if zarr_format is None else zarr_format
+        meta, values = prepare_array(
+            "create_array", shape=shape, dtype=dtype, data=data, zarr_format=fmt, kwargs=kwargs
+        )
         if fmt != self.zarr_format:
             raise NodeTypeError(
                 f"cannot create a format {fmt} array in format {self.zarr_format} group "
                 f"{self.name!r}"
             )
-        meta = build_array_metadata(shape=shape, dtype=dtype, zarr_format=fmt, **kwargs)
-        path = join_path(self._path, _member_path(name))
         await self._create({path: meta}, overwrite=overwrite)
-        return make_array(self._store, path, meta)
+        array = make_array(self._store, path, meta)
+        if values is not None:
+            await array.setitem(Ellipsis, values)
+        return array
 
     async def require_array(
         self, name: str, *, shape: Any, dtype: Any, exact: bool = False, **kwargs: Any

@@ -237,9 +237,15 @@ class Group:
         """See :meth:`AsyncGroup.require_groups`."""
         return tuple(Group(g) for g in sync(self._async_group.require_groups(*names)))
 
-    def create_array(self, name: str, *, shape: Any, dtype: Any, **kwargs: Any) -> Array:
-        """See :meth:`AsyncGroup.create_array`."""
-        return Array(sync(self._async_group.create_array(name, shape=shape, dtype=dtype, **kwargs)))
+    def create_array(
+        self, name: str, *, shape: Any = None, dtype: Any = None, data: Any = None, **kwargs: Any
+    ) -> Array:
+        """See :meth:`AsyncGroup.create_array` (``data=`` as in zarr-python)."""
+        return Array(
+            sync(
+                self._async_group.create_array(name, shape=shape, dtype=dtype, data=data, **kwargs)
+            )
+        )
 
     def require_array(self, name: str, *, shape: Any, dtype: Any, **kwargs: Any) -> Array:
         """See :meth:`AsyncGroup.require_array`."""

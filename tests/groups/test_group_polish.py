@@ -72,3 +72,49 @@ def test_sync_group_empty_key_and_format() -> None:
     assert isinstance(info.value, CloudzarrError)
     with pytest.raises(UnsupportedFormatError, match="4"):
         Group.create(MemoryStore(), zarr_format=4)
+
+
+# --- create_array: the same argument checks and data= as the top-level create_array --------
+
+
+def test_group_create_array_unknown_keyword_suggests_the_right_one() -> None:
+    from cloudzarr.groups.group import Group
+
+    store = MemoryStore()
+    g = Group.create(store)
+    with pytest.raises(InvalidArgumentError, match=r"'compressor'.*compressors="):
+        g.create_array("a", shape=(2,), dtype="i4", compressor=None)
+    with pytest.raises(InvalidArgumentError, match=r"'chunk'.*chunks="):
+        g.create_array("a", shape=(2,), dtype="i4", chunk=(1,))
+    assert "a" not in g
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_group_create_array_with_data_round_trips(fmt: int) -> None:
+    import numpy as np
+
+    from cloudzarr.groups.group import Group
+
+    g = Group.create(MemoryStore(), zarr_format=fmt)
+    values = np.arange(12, dtype="int16").reshape(3, 4)
+    a = g.create_array("sub/a", data=values, chunks=(2, 2))
+    assert a.shape == (3, 4)
+    assert a.dtype == np.dtype("int16")
+    np.testing.assert_array_equal(g["sub/a"][...], values)  # type: ignore[index]
+    b = g.create_array("b", data=[1.5, 2.5], dtype="float32")
+    np.testing.assert_array_equal(b[...], np.array([1.5, 2.5], dtype="float32"))
+
+
+async def test_async_group_create_array_data_checks_before_writing() -> None:
+    import numpy as np
+
+    store = MemoryStore()
+    g = await AsyncGroup.create(store)
+    before = await _keys(store)
+    with pytest.raises(InvalidArgumentError, match="shape"):
+        await g.create_array("a", data=np.zeros(3), shape=(4,))
+    with pytest.raises(InvalidArgumentError, match="dtype"):
+        await g.create_array("a", data=np.array([1.5]), dtype="int8")
+    with pytest.raises(InvalidArgumentError, match="shape="):
+        await g.create_array("a", dtype="i4")
+    assert await _keys(store) == before
