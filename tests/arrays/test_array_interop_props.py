@@ -164,3 +164,23 @@ def test_sharded_chunk_counts_match_zarr_python() -> None:
         z = zarr.open_array(zarr.storage.LocalStore(tmp, read_only=True), path="a", mode="r")
         assert (arr.nchunks, arr.cdata_shape) == (z.nchunks, z.cdata_shape)  # zarr: 5, (5,)
         assert arr.nchunks_initialized == z.nchunks_initialized  # zarr: 2
+
+
+@examples(30)
+@given(spec=interop_specs(), data=st.data())
+def test_mixed_writers_agree(spec: dict[str, Any], data: st.DataObject) -> None:
+    # Each write goes through either library, so each partially updates chunks (and shards)
+    # the other encoded; both must then read the model.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        z = zarr.create_array(zarr.storage.LocalStore(tmp), name="a", **{"order": None, **spec})
+        ours = Array.open(LocalStore(tmp), "a")
+
+        class Either:
+            def __setitem__(self, sel: Any, value: Any) -> None:
+                if data.draw(st.booleans(), label="through zarr-python"):
+                    z[sel] = value
+                else:
+                    ours[sel] = value
+
+        model = _write_sequence(data, spec, Either(), steps=5, numpy_steps=False)
+        _compare(Array.open(LocalStore(tmp), "a"), z, model, spec)
