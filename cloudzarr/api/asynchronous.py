@@ -460,7 +460,7 @@ async def open(
             meta = await read_node(st, norm, zarr_format)
         except NodeNotFoundError:
             if mode != "a" or st.read_only:
-                raise NodeNotFoundError(f"no array or group at {shown(norm)!r}") from None
+                raise NodeNotFoundError(f"no array or group at {shown(norm)!r} in {st!r}") from None
             _check_group_kwargs(kwargs)
             return await open_group(st, path=norm, mode="a", zarr_format=zarr_format, **kwargs)
         if meta.node_type == "group":

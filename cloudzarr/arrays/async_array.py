@@ -141,12 +141,14 @@ class AsyncArray:
         if zarr_format in (None, 2):
             keys.extend(_join(path, d) for d in _V2_DOCS)
         values = dict(zip(keys, await asyncio.gather(*(store.get(k) for k in keys)), strict=True))
-        metadata = cls._parse_documents(path, values)
+        metadata = cls._parse_documents(path, values, store)
         return cls(store, path, metadata, on_metadata_written=on_metadata_written)
 
     @staticmethod
-    def _parse_documents(path: str, values: Mapping[str, bytes | None]) -> ArrayMetadata:
-        shown = path or "/"
+    def _parse_documents(
+        path: str, values: Mapping[str, bytes | None], store: Store
+    ) -> ArrayMetadata:
+        shown = "/" + path
         v3 = values.get(_join(path, _V3_DOC))
         if v3 is not None:
             key = _join(path, _V3_DOC)
@@ -154,7 +156,10 @@ class AsyncArray:
         else:
             zarray, zattrs, zgroup = (values.get(_join(path, d)) for d in _V2_DOCS)
             if zarray is None and zgroup is None:
-                raise ArrayNotFoundError(f"no array found at path {shown!r}")
+                # Worded as GroupNotFoundError's, which names the store too.
+                raise ArrayNotFoundError(
+                    f"no array at {shown!r}: no zarr.json or .zarray in {store!r}"
+                )
             node = parse_v2(
                 None if zarray is None else load_document(zarray, _join(path, ".zarray")),
                 None if zgroup is None else load_document(zgroup, _join(path, ".zgroup")),

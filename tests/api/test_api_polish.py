@@ -44,3 +44,23 @@ def test_open_group_on_v3_array_matches_zarr_python() -> None:
     cloudzarr.create_array(store, name="a", shape=(2,), dtype="i4")
     with pytest.raises(ContainsArrayError):
         cloudzarr.open_group(store, path="a", mode="r")
+
+
+@pytest.mark.parametrize("path", ["", "x/y"])
+def test_not_found_messages_name_path_and_store_alike(path: str) -> None:
+    from cloudzarr.errors import ArrayNotFoundError, NodeNotFoundError
+
+    store = MemoryStore()
+    shown = "/" + path
+    raised = []
+    for call, kind in [
+        (lambda: cloudzarr.open_array(store, path=path, mode="r"), ArrayNotFoundError),
+        (lambda: cloudzarr.open_group(store, path=path, mode="r"), GroupNotFoundError),
+        (lambda: cloudzarr.open(store, path=path, mode="r"), NodeNotFoundError),
+    ]:
+        with pytest.raises(kind) as info:
+            call()
+        raised.append(str(info.value))
+    for message in raised:
+        assert repr(shown) in message
+        assert "MemoryStore(" in message
