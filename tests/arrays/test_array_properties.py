@@ -90,10 +90,39 @@ def array_specs(draw: st.DrawFn, *, max_ndim: int = 4) -> dict[str, Any]:
         spec["order"] = draw(st.sampled_from(["C", "F"]))
     elif draw(st.booleans()):
         spec["shards"] = tuple(c * draw(st.integers(1, 3)) for c in chunks)
+    if fmt == 3 and draw(st.booleans()):
+        spec.update(draw(v3_codecs(ndim, dtype)))
     names = ["v2"] if fmt == 2 else ["default", "v2"]
     name, sep = draw(st.sampled_from(names)), draw(st.sampled_from(["/", "."]))
     spec["chunk_key_encoding"] = {"name": name, "configuration": {"separator": sep}}
     return spec
+
+
+@st.composite
+def v3_codecs(draw: st.DrawFn, ndim: int, dtype: str) -> dict[str, Any]:
+    """Non-default v3 codecs, as JSON dicts both libraries take: a transpose, the bytes
+    codec's endianness, compressors and a checksum."""
+    out: dict[str, Any] = {}
+    if ndim > 1 and draw(st.booleans()):
+        order = draw(st.permutations(range(ndim)))
+        out["filters"] = [{"name": "transpose", "configuration": {"order": list(order)}}]
+    if dtype != "str":
+        endian = draw(st.sampled_from(["little", "big"]))
+        out["serializer"] = {"name": "bytes", "configuration": {"endian": endian}}
+    compressor = draw(
+        st.sampled_from(
+            [
+                None,
+                {"name": "gzip", "configuration": {"level": 1}},
+                {"name": "zstd", "configuration": {"level": 1, "checksum": True}},
+            ]
+        )
+    )
+    chain = [] if compressor is None else [compressor]
+    if draw(st.booleans()):
+        chain.append({"name": "crc32c"})
+    out["compressors"] = chain or None
+    return out
 
 
 def expected_fill(spec: dict[str, Any]) -> Any:
