@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cloudzarr.arrays.casting import castable
 from cloudzarr.errors import InvalidArgumentError, UnsupportedFormatError
 
 if TYPE_CHECKING:
@@ -97,8 +98,6 @@ def array_from_data(
     A shape that disagrees with ``data``, or numeric data the array's rule would refuse to
     cast to an explicit numeric ``dtype``, is refused here, before the array is created.
     """
-    from cloudzarr.arrays.async_array import _castable
-
     arr = np.asarray(data)
     if shape is not None:
         want = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -117,7 +116,7 @@ def array_from_data(
         target is not None
         and arr.dtype.kind in "biufc"
         and target.kind in "biufc"
-        and not _castable(arr, target)
+        and not castable(arr, target)
     ):
         raise InvalidArgumentError(
             f"data of dtype {arr.dtype} cannot be stored as dtype={dtype!r} "

@@ -19,6 +19,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from cloudzarr.arrays.casting import castable
 from cloudzarr.arrays.chunk_io import ChunkIO, make_chunk_io
 from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
 from cloudzarr.errors import (
@@ -434,7 +435,7 @@ class AsyncArray:
         else:
             if arr.dtype.kind in "UTOSV":
                 raise ArrayShapeError(f"{where}: cannot assign values of dtype {arr.dtype}")
-            if not _castable(arr, dtype):
+            if not castable(arr, dtype):
                 raise ArrayShapeError(
                     f"{where}: cannot cast values of dtype {arr.dtype} to {dtype} "
                     "(numpy same_kind casting; integers must fit the array's range)"
@@ -600,18 +601,6 @@ class AsyncArray:
     async def info_complete(self) -> dict[str, Any]:
         """:attr:`info` plus ``nchunks_initialized`` (one listing)."""
         return {**self.info, "nchunks_initialized": await self.nchunks_initialized()}
-
-
-def _castable(arr: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> bool:
-    """numpy's ``same_kind`` rule, except that integers cast to integers only when every value
-    fits: ``uint16_array[...] = np.arange(5)`` is allowed, while ``int16_array[...] = 70000`` or
-    ``int64_array[...] = 2**63`` are refused instead of silently wrapping around."""
-    if arr.dtype.kind in "iu" and dtype.kind in "iu":
-        if np.can_cast(arr.dtype, dtype, casting="safe") or arr.size == 0:
-            return True
-        info = np.iinfo(dtype)
-        return bool(info.min <= arr.min() and arr.max() <= info.max)
-    return bool(np.can_cast(arr.dtype, dtype, casting="same_kind"))
 
 
 def _has_ellipsis(selection: Any) -> bool:

@@ -64,3 +64,25 @@ def test_not_found_messages_name_path_and_store_alike(path: str) -> None:
     for message in raised:
         assert repr(shown) in message
         assert "MemoryStore(" in message
+
+
+def test_castable_has_a_public_home_used_by_writes_and_data() -> None:
+    import ast
+    import pathlib
+
+    import numpy as np
+
+    from cloudzarr.arrays.casting import castable
+
+    assert castable(np.arange(5), np.dtype("uint16"))
+    assert not castable(np.array([70000]), np.dtype("int16"))
+    assert not castable(np.array([1.5]), np.dtype("int8"))
+    assert castable(np.array([], dtype="int64"), np.dtype("uint8"))
+    # No module reaches into another's private helper for it any more.
+    root = pathlib.Path(cloudzarr.__file__).parent
+    for name in ("api/arguments.py", "arrays/async_array.py"):
+        tree = ast.parse((root / name).read_text())
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        assert "_castable" not in names, name
+        assert "castable" in names, name
