@@ -22,6 +22,11 @@ Mapping between the two vocabularies: numcodecs ``zstd``/``gzip``/``blosc`` beco
 codecs of the same name (Blosc's ``AUTOSHUFFLE`` resolves like zarr-python: ``shuffle`` for
 multi-byte types, ``bitshuffle`` for 1-byte ones; ``typesize`` is the item size); other
 numcodecs codecs become ``numcodecs.<id>`` (what zarr-python writes for wrapped numcodecs codecs).
+
+A codec may also be named by a string (``compressors="gzip"``, which zarr-python does not
+take): in v3 the core codec of that name with the v3 defaults; in v2 the numcodecs codec of that
+id (``"zlib"`` or ``"numcodecs.zlib"``) with numcodecs' defaults, so ``"gzip"`` is level 5 in v3
+but level 1 in v2, and ``"blosc"`` is zstd in v3 but lz4 in v2.
 """
 
 from __future__ import annotations
@@ -200,7 +205,11 @@ def _to_v2_config(item: Any, where: str) -> Mapping[str, Any]:
     has_to_dict = callable(getattr(item, "to_dict", None))
     if isinstance(item, CodecSpec) or (not isinstance(item, Numcodec | Mapping) and has_to_dict):
         item = item.to_dict()
-    if isinstance(item, Numcodec):
+    if isinstance(item, str):
+        # A codec by name, as v3 takes it: the numcodecs codec of that id with its defaults.
+        codec_id = item.removeprefix("numcodecs.")
+        config = dict(_get_numcodec({"id": codec_id}, f"{where} ({item!r})").get_config())
+    elif isinstance(item, Numcodec):
         config = dict(item.get_config())
     elif isinstance(item, Mapping) and "id" in item:
         config = dict(_get_numcodec(item, where).get_config())

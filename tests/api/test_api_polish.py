@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 import cloudzarr
@@ -86,3 +88,67 @@ def test_castable_has_a_public_home_used_by_writes_and_data() -> None:
         names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
         assert "_castable" not in names, name
         assert "castable" in names, name
+
+
+@pytest.mark.parametrize("name", ["gzip", "zstd", "blosc"])
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_short_compressor_names_work_in_both_formats(
+    name: str, fmt: int, tmp_path: pathlib.Path
+) -> None:
+    import numpy as np
+    import zarr
+
+    values = np.arange(100, dtype="int32").reshape(10, 10)
+    a = cloudzarr.create_array(
+        str(tmp_path),
+        shape=(10, 10),
+        dtype="int32",
+        chunks=(5, 5),
+        compressors=name,
+        zarr_format=fmt,
+    )
+    a[...] = values
+    back = cloudzarr.open_array(str(tmp_path), mode="r")
+    np.testing.assert_array_equal(back[...], values)
+    z = zarr.open_array(str(tmp_path), mode="r")
+    np.testing.assert_array_equal(z[...], values)
+    if fmt == 2:
+        import numcodecs
+
+        # The numcodecs codec of that id, with its default configuration.
+        want = numcodecs.get_codec({"id": name}).get_config()
+        got = dict(a.metadata.compressor)  # type: ignore[union-attr]
+        assert got["id"] == name
+        assert {k: v for k, v in want.items() if k in got} == got
+        assert z.metadata.zarr_format == 2
+    else:
+        assert [c.name for c in a.metadata.codecs][-1] == name  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", ["zlib", "numcodecs.zlib"])
+def test_v2_takes_numcodecs_ids_by_name(name: str, tmp_path: pathlib.Path) -> None:
+    import numpy as np
+    import zarr
+
+    a = cloudzarr.create_array(
+        str(tmp_path), shape=(4,), dtype="int16", compressors=name, zarr_format=2
+    )
+    a[...] = np.arange(4)
+    assert dict(a.metadata.compressor)["id"] == "zlib"  # type: ignore[union-attr]
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path), mode="r")[...], np.arange(4))
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_unknown_compressor_name_is_unsupported_codec_error(fmt: int) -> None:
+    from cloudzarr.errors import UnsupportedCodecError
+
+    store = MemoryStore()
+    with pytest.raises(UnsupportedCodecError, match="nosuchcodec"):
+        cloudzarr.create_array(
+            store, shape=(4,), dtype="i4", compressors="nosuchcodec", zarr_format=fmt
+        )
+    assert cloudzarr.sync.sync(_count_keys(store)) == 0
+
+
+async def _count_keys(store: MemoryStore) -> int:
+    return len([k async for k in store.list()])
