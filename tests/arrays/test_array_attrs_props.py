@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from cloudzarr.arrays import Array, build_array_metadata
 from cloudzarr.storage import LocalStore
-from tests.arrays.test_array_interop_props import json_values
-from tests.arrays.test_array_properties import examples
+
+from .test_array_interop_props import json_values
+from .test_array_properties import examples
 
 _keys = st.sampled_from(["a", "b", "ü", "", "long key"])
 

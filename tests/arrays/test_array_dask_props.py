@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from cloudzarr.arrays import Array, build_array_metadata
 from cloudzarr.storage import LocalStore, MemoryStore, Store
-from tests.arrays.test_array_properties import (
+
+from .test_array_properties import (
     array_specs,
     assert_same,
     examples,

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from cloudzarr.arrays import Array, build_array_metadata
 from cloudzarr.storage import LocalStore
-from tests.arrays.test_array_interop_props import zarr_python_selection
-from tests.arrays.test_array_properties import (
+
+from .test_array_interop_props import zarr_python_selection
+from .test_array_properties import (
     array_specs,
     assert_same,
     examples,
