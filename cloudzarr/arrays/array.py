@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from cloudzarr.arrays.async_array import ArrayMetadata, AsyncArray, MetadataHook
 from cloudzarr.arrays.attributes import Attributes
 from cloudzarr.storage.base import Store
 from cloudzarr.sync import sync
+
+if TYPE_CHECKING:
+    from cloudzarr.groups.info import ArrayInfo
 
 __all__ = ["Array"]
 
@@ -205,11 +208,12 @@ class Array:
         return self
 
     @property
-    def info(self) -> dict[str, Any]:
-        """A summary of the array, without I/O."""
+    def info(self) -> ArrayInfo:
+        """A summary of the array, without I/O; prints as a table (see
+        :attr:`AsyncArray.info`)."""
         return self._async_array.info
 
-    def info_complete(self) -> dict[str, Any]:
+    def info_complete(self) -> ArrayInfo:
         """:attr:`info` plus ``nchunks_initialized`` (one listing)."""
         return sync(self._async_array.info_complete())
 

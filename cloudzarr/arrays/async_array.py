@@ -15,7 +15,7 @@ import asyncio
 import operator
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.jsonio import load_document
 from cloudzarr.metadata.node import parse_v2, parse_v3
 from cloudzarr.storage.base import Store
+
+if TYPE_CHECKING:
+    from cloudzarr.groups.info import ArrayInfo
 
 __all__ = ["ArrayMetadata", "AsyncArray", "MetadataHook", "normalize_path"]
 
@@ -578,29 +581,40 @@ class AsyncArray:
         )
 
     @property
-    def info(self) -> dict[str, Any]:
-        """A summary without I/O: path, shape, dtype, chunks, shards, codecs, sizes."""
-        return {
-            "name": self.name,
-            "type": "Array",
-            "zarr_format": self.zarr_format,
-            "shape": self.shape,
-            "dtype": str(self.dtype),
-            "chunks": self.chunks,
-            "shards": self.shards,
-            "fill_value": self.fill_value,
-            "order": self.order,
-            "filters": self.filters,
-            "serializer": self.serializer,
-            "compressors": self.compressors,
-            "nchunks": self.nchunks,
-            "nbytes": self.nbytes,
-            "store": repr(self._store),
-        }
+    def info(self) -> ArrayInfo:
+        """A summary without I/O: path, shape, dtype, chunks, shards, codecs, sizes.
 
-    async def info_complete(self) -> dict[str, Any]:
+        A mapping (``info["chunks"]``) that prints as a table, like a group's ``info``.
+        """
+        # Imported here: the groups package imports this module.
+        from cloudzarr.groups.info import ArrayInfo
+
+        return ArrayInfo(
+            {
+                "name": self.name,
+                "type": "Array",
+                "zarr_format": self.zarr_format,
+                "shape": self.shape,
+                "dtype": str(self.dtype),
+                "chunks": self.chunks,
+                "shards": self.shards,
+                "fill_value": self.fill_value,
+                "order": self.order,
+                "filters": self.filters,
+                "serializer": self.serializer,
+                "compressors": self.compressors,
+                "nchunks": self.nchunks,
+                "nbytes": self.nbytes,
+                "read_only": self._store.read_only,
+                "store": repr(self._store),
+            }
+        )
+
+    async def info_complete(self) -> ArrayInfo:
         """:attr:`info` plus ``nchunks_initialized`` (one listing)."""
-        return {**self.info, "nchunks_initialized": await self.nchunks_initialized()}
+        info = self.info
+        info["nchunks_initialized"] = await self.nchunks_initialized()
+        return info
 
 
 def _has_ellipsis(selection: Any) -> bool:

@@ -152,3 +152,36 @@ def test_unknown_compressor_name_is_unsupported_codec_error(fmt: int) -> None:
 
 async def _count_keys(store: MemoryStore) -> int:
     return len([k async for k in store.list()])
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_array_info_prints_a_table_like_groups(fmt: int) -> None:
+    store = MemoryStore()
+    root = cloudzarr.create_group(store, zarr_format=fmt)
+    a = root.create_array("x/a", shape=(4, 6), dtype="int16", chunks=(2, 3))
+    a[...] = 1
+    text = str(a.info)
+    lines = text.splitlines()
+    # The same layout as a group's: "<label padded> : <value>" on every line.
+    group_lines = str(root.info).splitlines()
+    assert all(" : " in line for line in lines + group_lines)
+    assert len({line.index(" : ") for line in lines}) == 1
+    rows = dict(line.split(" : ", 1) for line in lines)
+    rows = {k.strip(): v for k, v in rows.items()}
+    assert rows["Name"] == "/x/a"
+    assert rows["Type"] == "Array"
+    assert rows["Zarr format"] == str(fmt)
+    assert rows["Data type"] == "int16"
+    assert rows["Shape"] == "(4, 6)"
+    assert rows["Chunk shape"] == "(2, 3)"
+    assert rows["No. chunks"] == "4"
+    assert rows["No. bytes"] == "48"
+    assert rows["Read-only"] == "False"
+    assert "zstd" in rows["Compressors"].lower() and "{" not in rows["Compressors"]
+    assert "Chunks initialized" not in rows
+    complete = str(a.info_complete())
+    assert "Chunks initialized : 4" in complete
+    # Still a mapping, as before.
+    assert a.info["chunks"] == (2, 3)
+    assert a.async_array.info["shape"] == (4, 6)
+    assert str(a.async_array.info) == text
