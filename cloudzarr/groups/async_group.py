@@ -341,7 +341,9 @@ class AsyncGroup:
             return default
 
     async def contains(self, path: str) -> bool:
-        """Whether a member exists at ``path``."""
+        """Whether a member exists at ``path`` (False for ``""``, which names no member)."""
+        if isinstance(path, str) and not path.strip("/"):
+            return False
         return await self._lookup(path) is not None
 
     # --- writing -----------------------------------------------------------------------------

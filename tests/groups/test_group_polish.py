@@ -118,3 +118,19 @@ async def test_async_group_create_array_data_checks_before_writing() -> None:
     with pytest.raises(InvalidArgumentError, match="shape="):
         await g.create_array("a", dtype="i4")
     assert await _keys(store) == before
+
+
+@pytest.mark.parametrize("name", ["", "/"])
+async def test_empty_path_is_not_a_member(name: str) -> None:
+    # ``in`` answers rather than raises, and agrees with ``g[name]`` refusing it.
+    g = await AsyncGroup.create(MemoryStore())
+    assert await g.contains(name) is False
+
+
+def test_sync_in_with_empty_path_is_false() -> None:
+    from cloudzarr.groups.group import Group
+
+    g = Group.create(MemoryStore())
+    g.create_group("a")
+    assert "" not in g
+    assert "a" in g
