@@ -49,12 +49,12 @@ def check_format(zarr_format: object, *, allow_none: bool) -> None:
         raise UnsupportedFormatError(f"zarr_format must be {choices}, got {zarr_format!r}")
 
 
-def check_max_depth(max_depth: object) -> None:
-    """Refuse a ``max_depth`` other than None or a non-negative int."""
+def check_max_depth(max_depth: object, *, name: str = "max_depth") -> None:
+    """Refuse a ``max_depth`` (or the argument ``name``) other than None or an int >= 0."""
     if max_depth is None:
         return
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
-        raise InvalidArgumentError(f"max_depth must be None or an int >= 0, got {max_depth!r}")
+        raise InvalidArgumentError(f"{name} must be None or an int >= 0, got {max_depth!r}")
 
 
 @cache

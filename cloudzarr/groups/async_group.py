@@ -658,6 +658,7 @@ class AsyncGroup:
 
         ``level`` limits the depth (1: children only).
         """
+        check_max_depth(level, name="level")
         max_depth = None if level is None else max(level - 1, 0)
         nodes: list[tuple[str, AsyncArray | AsyncGroup]] = [
             m async for m in self.members(max_depth=max_depth)

@@ -134,3 +134,10 @@ def test_sync_in_with_empty_path_is_false() -> None:
     g.create_group("a")
     assert "" not in g
     assert "a" in g
+
+
+@pytest.mark.parametrize("level", [-1, "1", 1.5, True])
+async def test_tree_bad_level_is_invalid_argument(level: object) -> None:
+    g = await AsyncGroup.create(MemoryStore())
+    with pytest.raises(InvalidArgumentError, match="level"):
+        await g.tree(level=level)  # type: ignore[arg-type]
