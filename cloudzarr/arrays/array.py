@@ -150,8 +150,13 @@ class Array:
 
     @property
     def cdata_shape(self) -> tuple[int, ...]:
-        """The shape of the grid of storage chunks."""
+        """Chunks along each dimension (inner chunks for a sharded array, as in zarr-python)."""
         return self._async_array.cdata_shape
+
+    @property
+    def shard_grid_shape(self) -> tuple[int, ...]:
+        """Stored objects along each dimension: shards, or chunks when not sharded."""
+        return self._async_array.shard_grid_shape
 
     @property
     def fill_value(self) -> Any:
@@ -185,13 +190,24 @@ class Array:
 
     @property
     def nchunks(self) -> int:
-        """Number of storage chunks in the grid."""
+        """Number of chunks in the grid (inner chunks for a sharded array)."""
         return self._async_array.nchunks
 
     @property
+    def nshards(self) -> int:
+        """Number of stored objects in the grid: shards, or chunks when not sharded."""
+        return self._async_array.nshards
+
+    @property
     def nchunks_initialized(self) -> int:
-        """How many storage chunks exist (one listing)."""
+        """How many chunks are initialized, each stored shard counting as all its chunks (one
+        listing; as in zarr-python)."""
         return sync(self._async_array.nchunks_initialized())
+
+    @property
+    def nshards_initialized(self) -> int:
+        """How many stored objects (shards, or chunks when not sharded) exist (one listing)."""
+        return sync(self._async_array.nshards_initialized())
 
     @property
     def attrs(self) -> Attributes:

@@ -12,6 +12,7 @@ value is deleted rather than stored.
 from __future__ import annotations
 
 import asyncio
+import math
 import operator
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -338,13 +339,23 @@ class AsyncArray:
 
     @property
     def cdata_shape(self) -> tuple[int, ...]:
-        """The chunk grid's shape (in storage chunks: shards for a sharded array)."""
-        return tuple(-(-n // c) for n, c in zip(self.shape, self._metadata.chunks, strict=True))
+        """Chunks along each dimension (inner chunks for a sharded array, as in zarr-python)."""
+        return tuple(-(-n // c) for n, c in zip(self.shape, self.chunks, strict=True))
 
     @property
     def nchunks(self) -> int:
-        """Number of storage chunks (shards for a sharded array) in the grid."""
+        """Number of chunks in the grid (inner chunks for a sharded array, as in zarr-python)."""
         return int(np.prod(self.cdata_shape, dtype=np.int64))
+
+    @property
+    def shard_grid_shape(self) -> tuple[int, ...]:
+        """Stored objects along each dimension: shards, or chunks when not sharded."""
+        return tuple(-(-n // c) for n, c in zip(self.shape, self._metadata.chunks, strict=True))
+
+    @property
+    def nshards(self) -> int:
+        """Number of stored objects in the grid: shards, or chunks when not sharded."""
+        return int(np.prod(self.shard_grid_shape, dtype=np.int64))
 
     def __repr__(self) -> str:
         return (
@@ -571,14 +582,27 @@ class AsyncArray:
                 found.append((rel, tuple(int(g) for g in m.groups())))
         return found
 
-    async def nchunks_initialized(self) -> int:
-        """How many storage chunks (shards if sharded) inside the grid exist (one listing)."""
-        grid = self.cdata_shape
+    async def nshards_initialized(self) -> int:
+        """How many stored objects (shards, or chunks when not sharded) inside the grid exist
+        (one listing)."""
+        grid = self.shard_grid_shape
         return sum(
             1
             for _, coords in await self._stored_chunks()
             if all(c < g for c, g in zip(coords, grid, strict=True))
         )
+
+    async def nchunks_initialized(self) -> int:
+        """How many chunks are initialized (one listing).
+
+        As in zarr-python, every stored shard counts as all the chunks it declares (an edge
+        shard too, so the count can exceed :attr:`nchunks`); without sharding, this is the
+        number of stored chunks.
+        """
+        per_shard = math.prod(
+            s // c for s, c in zip(self._metadata.chunks, self.chunks, strict=True)
+        )
+        return await self.nshards_initialized() * per_shard
 
     @property
     def info(self) -> ArrayInfo:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import zarr
 from hypothesis import given
 from hypothesis import strategies as st
@@ -153,12 +152,6 @@ def test_written_by_zarr_python_read_by_cloudzarr(
         _compare(arr, zarr.open_array(Path(tmp) / "a", mode="r"), model, spec)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cloudzarr counts shards for a sharded array (nchunks, cdata_shape, "
-    "nchunks_initialized); zarr-python 3.4.2 counts inner chunks (initialized shards x chunks "
-    "per shard). Aligning needs tests/arrays/test_sharding.py (owned elsewhere) updated.",
-)
 def test_sharded_chunk_counts_match_zarr_python() -> None:
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         spec = {"shape": (9,), "dtype": "i4", "chunks": (2,), "shards": (4,), "fill_value": -1}
@@ -167,6 +160,7 @@ def test_sharded_chunk_counts_match_zarr_python() -> None:
         z = zarr.open_array(zarr.storage.LocalStore(tmp, read_only=True), path="a", mode="r")
         assert (arr.nchunks, arr.cdata_shape) == (z.nchunks, z.cdata_shape)  # zarr: 5, (5,)
         assert arr.nchunks_initialized == z.nchunks_initialized  # zarr: 2
+        assert (arr.nshards, arr.nshards_initialized) == (3, 1)
 
 
 @examples(30)
@@ -220,7 +214,7 @@ def test_same_writes_store_the_same_chunks(spec: dict[str, Any], data: st.DataOb
         # The same chunks, except those holding -0.0 under a 0.0 fill or a complex number with
         # one NaN part under a NaN fill: cloudzarr keeps them, zarr-python may drop them.
         grid = ours.metadata.chunks
-        for coords in np.ndindex(*ours.cdata_shape):
+        for coords in np.ndindex(*ours.shard_grid_shape):
             cut = tuple(slice(k * c, (k + 1) * c) for k, c in zip(coords, grid, strict=True))
             key = ours.metadata.chunk_key(coords)
             zarr_keeps = _zarr_python_keeps(model[(*cut, Ellipsis)], ours.fill_value)

@@ -73,4 +73,4 @@ def test_reads_and_writes_match_numpy(scenario: dict[str, Any]) -> None:
             expected_keys.add("a/" + meta.chunk_key(coords))
     stored = {k for k in store._data if k not in ("a/zarr.json", "a/.zarray")}
     assert stored == expected_keys
-    assert Array.open(store, "a").nchunks_initialized == len(expected_keys)
+    assert Array.open(store, "a").nshards_initialized == len(expected_keys)

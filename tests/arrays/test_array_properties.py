@@ -274,7 +274,7 @@ def expected_chunk_keys(arr: Array, model: np.ndarray) -> set[str]:
     grid = meta.chunks
     fill = np.asarray(arr.fill_value, dtype=model.dtype)
     keys = set()
-    for coords in np.ndindex(*arr.cdata_shape):
+    for coords in np.ndindex(*arr.shard_grid_shape):
         cut = tuple(slice(k * c, (k + 1) * c) for k, c in zip(coords, grid, strict=True))
         region = model[(*cut, Ellipsis)]  # a 0-d array even for a 0-d model
         if not _all_fill(region, fill):

@@ -28,7 +28,7 @@ async def make_sharded(store: MemoryStore, **kwargs: Any) -> AsyncArray:
 async def test_roundtrip_and_properties() -> None:
     store = MemoryStore()
     arr = await make_sharded(store)
-    assert arr.chunks == (2, 3) and arr.shards == (8, 6) and arr.nchunks == 4
+    assert arr.chunks == (2, 3) and arr.shards == (8, 6) and arr.nchunks == 32 and arr.nshards == 4
     data = np.arange(16 * 12, dtype=np.int32).reshape(16, 12)
     await arr.setitem(..., data)
     assert sorted(k for k in store._data if "/c/" in k) == [
