@@ -201,6 +201,8 @@ class AsyncArray:
             If a node of that kind already exists at ``path`` and ``overwrite`` is False.
         """
         path = normalize_path(path)
+        # Built first: codecs the chunk I/O cannot handle are refused before anything is written.
+        array = cls(store, path, metadata, on_metadata_written=on_metadata_written)
         docs = metadata.to_documents()
         main = _V3_DOC if metadata.zarr_format == 3 else ".zarray"
         if overwrite:
@@ -215,7 +217,7 @@ class AsyncArray:
             rest = {_join(path, k): v for k, v in docs.items() if k != main}
             if rest:
                 await store.set_many(rest)
-        return cls(store, path, metadata, on_metadata_written=on_metadata_written)
+        return array
 
     @staticmethod
     async def _raise_exists(store: Store, path: str, main: str) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cloudzarr.arrays.chunk_io import make_chunk_io
 from cloudzarr.errors import (
     ContainsArrayError,
     ContainsGroupError,
@@ -57,6 +58,8 @@ def check_nodes(nodes: Mapping[str, NodeMetadata]) -> int:
         The nodes mix Zarr formats.
     NodeTypeError
         A node lies below an array.
+    UnsupportedCodecError, InvalidMetadataError
+        An array's codecs cannot be built (refused here, before anything is written).
     """
     formats = {n.zarr_format for n in nodes.values()}
     if len(formats) > 1:
@@ -71,6 +74,9 @@ def check_nodes(nodes: Mapping[str, NodeMetadata]) -> int:
                 raise NodeTypeError(
                     f"cannot put node {shown(path)!r} below {shown(anc)!r}, which is an array"
                 )
+    for path, node in nodes.items():
+        if node.node_type == "array":
+            make_chunk_io(node, path)
     return formats.pop() if formats else 3
 
 

@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+import cloudzarr.api.asynchronous as api
 from cloudzarr.arrays import AsyncArray, build_array_metadata
 from cloudzarr.arrays.sharding import MAX_UINT64
-from cloudzarr.errors import ChunkDecodeError, InvalidMetadataError
+from cloudzarr.errors import ChunkDecodeError, InvalidMetadataError, UnsupportedCodecError
+from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.storage import MemoryStore
 from cloudzarr.storage.instrumented import InstrumentedStore
 
@@ -180,3 +182,18 @@ async def test_partial_shard_read_on_azure_without_suffix_ranges(azure_store: ob
     # The index: size lookup + range; then the one inner chunk.
     assert azure_store.requests.snapshot() == {"GetBlobProperties": 1, "GetBlob": 2}
     np.testing.assert_array_equal(await arr.getitem((slice(1, 15, 3), 4)), data[1:15:3, 4])
+
+
+async def test_unsupported_codec_layout_is_refused_before_anything_is_written() -> None:
+    # A bytes->bytes codec after sharding_indexed is valid Zarr but unsupported here: both the
+    # array layer and the group layer must refuse it without leaving a zarr.json behind.
+    meta = build_array_metadata(shape=(8,), dtype="i4", chunks=(2,), shards=(4,))
+    doc = meta.to_dict()
+    doc["codecs"] = [*doc["codecs"], {"name": "crc32c"}]
+    odd = ArrayMetadataV3.from_dict(doc)
+    store = MemoryStore()
+    with pytest.raises(UnsupportedCodecError, match="only codec"):
+        await AsyncArray.create(store, "a", odd)
+    with pytest.raises(UnsupportedCodecError, match="only codec"):
+        await api.create_hierarchy(store=store, nodes={"g/b": odd})  # with a new parent group
+    assert [k async for k in store.list()] == []
