@@ -300,8 +300,11 @@ S3_CASES = [
 
 
 def _zarr_s3(bucket: str, options: dict[str, Any], read_only: bool) -> Any:
+    # skip_instance_cache: never reuse an s3fs instance bound to another test's event loop.
     return zarr.storage.FsspecStore.from_url(
-        f"s3://{bucket}/root", storage_options=options, read_only=read_only
+        f"s3://{bucket}/root",
+        storage_options={**options, "skip_instance_cache": True},
+        read_only=read_only,
     )
 
 

@@ -82,8 +82,11 @@ async def test_zarr_fsspec_store_create_is_not_atomic(
     # The contrast on the same server: zarr-python's FsspecStore checks, then writes, so
     # several racers write (10 in every run measured: botocore's 10 pooled connections let
     # 10 existence checks out before the first write lands).
+    # A fresh s3fs instance: fsspec's instance cache may hand back one bound to the event loop
+    # of an earlier test ("attached to a different loop").
     zarr_store = ZarrFsspecStore.from_url(
-        f"s3://{versioned_bucket}/zf", storage_options=s3_storage_options
+        f"s3://{versioned_bucket}/zf",
+        storage_options={**s3_storage_options, "skip_instance_cache": True},
     )
     await _race(zarr_store, "g/zarr.json")
     assert _versions(s3_server, versioned_bucket, "zf/g/zarr.json") > 1
