@@ -31,6 +31,7 @@ from cloudzarr.errors import (
     InvalidMetadataError,
     NodeTypeError,
     ReadOnlyError,
+    UnsupportedFormatError,
 )
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
@@ -139,7 +140,7 @@ class AsyncArray:
         """
         path = normalize_path(path)
         if zarr_format not in (None, 2, 3):
-            raise ValueError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
+            raise UnsupportedFormatError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
         keys: list[str] = []
         if zarr_format in (None, 3):
             keys.append(_join(path, _V3_DOC))

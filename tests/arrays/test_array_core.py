@@ -18,6 +18,7 @@ from cloudzarr.errors import (
     NodeTypeError,
     ReadOnlyError,
     UnsupportedDataTypeError,
+    UnsupportedFormatError,
 )
 from cloudzarr.metadata.group import GroupMetadataV3
 from cloudzarr.storage import MemoryStore
@@ -309,3 +310,8 @@ def test_v2_fortran_order_roundtrip() -> None:
     arr[1:3, 2] = -1
     data[1:3, 2] = -1
     np.testing.assert_array_equal(Array.open(store, "a")[...], data)
+
+
+async def test_open_with_an_unknown_format_is_a_typed_error() -> None:
+    with pytest.raises(UnsupportedFormatError, match="4"):
+        await AsyncArray.open(MemoryStore(), "a", zarr_format=4)
