@@ -41,7 +41,7 @@ from cloudzarr.groups.paths import (
     relative_to,
     shown,
 )
-from cloudzarr.groups.tree import render_tree
+from cloudzarr.groups.tree import TreeText, render_tree
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.jsonio import dump_document, load_document
@@ -653,15 +653,16 @@ class AsyncGroup:
         added = await move_node(self._store, src, dst, meta, existing=self._known_existing())
         self._remember(added, [src])
 
-    async def tree(self, level: int | None = None) -> str:
+    async def tree(self, level: int | None = None) -> TreeText:
         """A readable tree of the subtree, with array shapes and dtypes.
 
-        ``level`` limits the depth (1: children only).
+        ``level`` limits the depth as ``members(max_depth=level)`` does, and as zarr-python's
+        ``tree(level=...)``: 0 shows the children only, 1 their children too. The result is a
+        ``str`` that displays as the tree at a prompt.
         """
         check_max_depth(level, name="level")
-        max_depth = None if level is None else max(level - 1, 0)
         nodes: list[tuple[str, AsyncArray | AsyncGroup]] = [
-            m async for m in self.members(max_depth=max_depth)
+            m async for m in self.members(max_depth=level)
         ]
         return render_tree(self.name, nodes)
 

@@ -9,6 +9,7 @@ from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.attributes import Attributes
 from cloudzarr.groups.async_group import AsyncGroup
 from cloudzarr.groups.info import GroupInfo
+from cloudzarr.groups.tree import TreeText
 from cloudzarr.storage.base import Store
 from cloudzarr.sync import sync
 
@@ -262,6 +263,7 @@ class Group:
         """See :meth:`AsyncGroup.move` (what a reader may see midway is described there)."""
         sync(self._async_group.move(source, dest))
 
-    def tree(self, level: int | None = None) -> str:
-        """A readable tree of the subtree with array shapes and dtypes."""
+    def tree(self, level: int | None = None) -> TreeText:
+        """A readable tree of the subtree with array shapes and dtypes (see
+        :meth:`AsyncGroup.tree`)."""
         return sync(self._async_group.tree(level))

@@ -19,7 +19,17 @@ def _label(name: str, node: Any) -> str:
     return name
 
 
-def render_tree(root_name: str, members: Iterable[tuple[str, Any]]) -> str:
+class TreeText(str):
+    """The text of a tree: a ``str`` that shows as the tree itself at a prompt or in a
+    notebook (``repr`` is the text, not a quoted string with ``\n`` escapes)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def render_tree(root_name: str, members: Iterable[tuple[str, Any]]) -> TreeText:
     """The text tree of ``members`` (``(path relative to the root, node)`` pairs)."""
     children: dict[str, list[tuple[str, Any]]] = {}
     for path, node in sorted(members, key=lambda m: m[0]):
@@ -36,4 +46,4 @@ def render_tree(root_name: str, members: Iterable[tuple[str, Any]]) -> str:
             add(path, indent + ("    " if last else "│   "))
 
     add("", "")
-    return "\n".join(lines)
+    return TreeText("\n".join(lines))

@@ -53,7 +53,9 @@ def test_sync_group_surface() -> None:
         "    └── c",
         "        └── d (1,) uint8",
     ]
-    assert "b" in root.tree(level=1) and "c" not in root.tree(level=1)
+    assert "b" in root.tree(level=0) and "c" not in root.tree(level=0)
+    assert "c" in root.tree(level=1) and "d" not in root.tree(level=1)
+    assert repr(tree) == str(tree)  # shows as the tree at a prompt
     info = root.info_complete()
     assert (info.count_members, info.count_arrays, info.count_groups) == (4, 2, 2)
     assert "No. arrays" in str(info) and "Zarr format" in str(root.info)

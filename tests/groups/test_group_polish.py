@@ -141,3 +141,21 @@ async def test_tree_bad_level_is_invalid_argument(level: object) -> None:
     g = await AsyncGroup.create(MemoryStore())
     with pytest.raises(InvalidArgumentError, match="level"):
         await g.tree(level=level)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, None])
+def test_tree_levels_show_what_zarr_python_shows(level: int | None) -> None:
+    import zarr
+
+    import cloudzarr
+
+    theirs = zarr.group(zarr.storage.MemoryStore())
+    ours = cloudzarr.create_group("memory://")
+    for g in (theirs, ours):
+        g.create_group("a").create_group("b").create_group("c")
+        g.create_group("x")
+
+    def names(text: str) -> list[str]:
+        return [line.lstrip("│├└─ ").split(" ")[0] for line in str(text).splitlines()[1:]]
+
+    assert names(ours.tree(level=level)) == names(theirs.tree(level=level))
