@@ -281,18 +281,37 @@ class LocalStore(Store):
 
 
 def _read(path: str, byte_range: ByteRequest | None) -> bytes | None:
+    # Plain descriptor reads sized from fstat: one read call for a whole value, where a
+    # buffered file object reads until it sees EOF (each call a GIL hand-off, which the event
+    # loop and codec threads feel when hundreds of chunks are read at once).
     try:
-        with open(path, "rb") as f:
-            if byte_range is None:
-                return f.read()
-            size = os.fstat(f.fileno()).st_size
-            start, end = resolve_range(byte_range, size)
-            if start >= end:
-                return b""
-            f.seek(start)
-            return f.read(end - start)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        fd = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return None
+        start, end = (
+            (0, st.st_size) if byte_range is None else resolve_range(byte_range, st.st_size)
+        )
+        if start >= end:
+            return b""
+        data = os.pread(fd, end - start, start)
+        if len(data) == end - start:
+            return data
+        # A short read (a file growing or shrinking under us, or a huge value): finish it.
+        parts = [data]
+        offset = start + len(data)
+        while offset < end:
+            more = os.pread(fd, end - offset, offset)
+            if not more:
+                break
+            parts.append(more)
+            offset += len(more)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
 
 
 def _file_size(path: str) -> int | None:
