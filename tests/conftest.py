@@ -1,11 +1,16 @@
-"""Fixtures shared by every test: one store of each backend, behind the ``any_store`` fixture."""
+"""Fixtures shared by every test: one store of each backend, behind the ``any_store`` fixture,
+and ``cas_workers``, which runs separate processes for the cross-process compare-and-swap tests."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import fsspec
 import pytest
@@ -15,6 +20,9 @@ from cloudzarr.storage.fsspec import FsspecStore
 
 #: Every backend the store-level and engine-level suites run on. Each name ``k`` is served by a
 #: fixture ``k + "_store"`` that yields a fresh, empty, writable store.
+#: Runs ``tests/cas_worker.py`` once per argv (see :func:`cas_workers`).
+CasWorkers = Callable[[list[list[str]], dict[str, Any] | None], Awaitable[list[dict[str, Any]]]]
+
 STORE_KINDS = ["memory", "local", "fsspec_memory", "fsspec_local", "s3", "gcs", "azure"]
 
 
@@ -49,3 +57,39 @@ def fsspec_memory_store() -> Iterator[FsspecStore]:
 @pytest.fixture
 def fsspec_local_store(tmp_path: Path) -> FsspecStore:
     return FsspecStore(fsspec.filesystem("file"), str(tmp_path / "fsspec-store"))
+
+
+async def _run_cas_workers(
+    argvs: list[list[str]], options: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(Path(__file__).parent / "cas_worker.py"),
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for argv in argvs
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        assert (await proc.stdout.readline()).strip() == b"ready"
+    # Every worker is ready before any starts; the options go on stdin, never on a command line.
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(options or {}).encode() + b"\n")
+        await proc.stdin.drain()
+    reports = []
+    for proc in procs:
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0
+        reports.append(json.loads(out))
+    return reports
+
+
+@pytest.fixture
+def cas_workers() -> CasWorkers:
+    """Run ``tests/cas_worker.py`` once per argv, started together (each handed the storage
+    options), and return their JSON reports."""
+    return _run_cas_workers

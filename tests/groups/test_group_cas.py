@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
-import sys
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -27,8 +26,10 @@ from cloudzarr.storage import LocalStore, MemoryStore, RetryStore, Store
 from cloudzarr.storage.base import Version
 from cloudzarr.storage.wrapper import StoreWrapper
 
+if TYPE_CHECKING:
+    from conftest import CasWorkers
+
 T = TypeVar("T")
-WORKER = Path(__file__).parent.parent / "cas_worker.py"
 
 
 def separate_instance(store: Store) -> Store:
@@ -131,42 +132,14 @@ async def test_nested_holders_and_attribute_updates_race_creators(s3_store: Stor
     assert (await AsyncGroup.open(s3_store, "g", use_consolidated=False)).attrs == {"round": 5}
 
 
-async def run_workers(
-    argvs: list[list[str]], options: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """Run ``tests/cas_worker.py`` once per argv, start them together (handing each the storage
-    options), return their reports."""
-    procs = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WORKER),
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        for argv in argvs
-    ]
-    for proc in procs:
-        assert proc.stdout is not None
-        assert (await proc.stdout.readline()).strip() == b"ready"
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(options or {}).encode() + b"\n")
-        await proc.stdin.drain()
-    reports = []
-    for proc in procs:
-        out, _ = await proc.communicate()
-        assert proc.returncode == 0
-        reports.append(json.loads(out))
-    return reports
-
-
-async def test_processes_creating_groups_under_one_consolidated_root(tmp_path: Path) -> None:
+async def test_processes_creating_groups_under_one_consolidated_root(
+    tmp_path: Path, cas_workers: CasWorkers
+) -> None:
     store = LocalStore(tmp_path / "store")
     await aapi.create_group(store)
     await aapi.consolidate_metadata(store)
     processes, each = 2, 16
-    await run_workers([["groups", str(store.root), f"p{p}-", str(each)] for p in range(processes)])
+    await cas_workers([["groups", str(store.root), f"p{p}-", str(each)] for p in range(processes)])
     expected = {f"p{p}-{i}" for p in range(processes) for i in range(each)}
     assert await consolidated_paths(store) == expected
     assert await walked_paths(store) == expected
@@ -275,13 +248,13 @@ async def test_writers_sharing_new_parents_keep_the_root_consolidated(any_store:
 
 
 async def test_processes_creating_groups_under_one_consolidated_s3_root(
-    s3_store: Store, s3_storage_options: dict[str, Any]
+    s3_store: Store, s3_storage_options: dict[str, Any], cas_workers: CasWorkers
 ) -> None:
     await aapi.create_group(s3_store)
     await aapi.consolidate_metadata(s3_store)
     url = s3_store.url  # type: ignore[attr-defined]
     processes, each = 2, 8
-    await run_workers(
+    await cas_workers(
         [["groups", url, f"p{p}-", str(each)] for p in range(processes)], s3_storage_options
     )
     expected = {f"p{p}-{i}" for p in range(processes) for i in range(each)}

@@ -9,13 +9,11 @@ separate processes.
 from __future__ import annotations
 
 import asyncio
-import json
 import pickle
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import fsspec
 import pytest
@@ -25,6 +23,9 @@ from cloudzarr.errors import ReadOnlyError, UnsupportedError
 from cloudzarr.storage import LocalStore, MemoryStore, Store
 from cloudzarr.storage.fsspec import FsspecStore
 
+if TYPE_CHECKING:
+    from conftest import CasWorkers
+
 #: What one successful compare-and-swap (a read with its version, then the conditional write)
 #: costs, by store kind, as counted in ``store.requests``.
 ONE_CAS = {
@@ -33,7 +34,6 @@ ONE_CAS = {
     "AzureStore": {"GetBlob": 1, "PutBlob": 1},
 }
 PER_OPERATION = {"get_with_version": 1, "set_if_version": 1}
-WORKER = Path(__file__).parent.parent / "cas_worker.py"
 
 
 def separate_instance(store: Store) -> Store:
@@ -173,41 +173,11 @@ async def test_concurrent_increments_from_separate_instances_and_loops(any_store
     assert all(isinstance(n, int) for n in results)
 
 
-async def run_workers(
-    argvs: list[list[str]], options: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """Run ``tests/cas_worker.py`` once per argv, start them together (handing each the storage
-    options), return their reports."""
-    procs = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WORKER),
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        for argv in argvs
-    ]
-    for proc in procs:
-        assert proc.stdout is not None
-        assert (await proc.stdout.readline()).strip() == b"ready"
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(options or {}).encode() + b"\n")
-        await proc.stdin.drain()
-    reports = []
-    for proc in procs:
-        out, _ = await proc.communicate()
-        assert proc.returncode == 0
-        reports.append(json.loads(out))
-    return reports
-
-
-async def test_local_counter_shared_by_processes(tmp_path: Path) -> None:
+async def test_local_counter_shared_by_processes(tmp_path: Path, cas_workers: CasWorkers) -> None:
     store = LocalStore(tmp_path / "store")
     await store.set("counter", b"0")
     processes, times = 2, 50
-    reports = await run_workers(
+    reports = await cas_workers(
         [["counter", str(store.root), "counter", str(times)] for _ in range(processes)]
     )
     assert await store.get("counter") == str(processes * times).encode()
