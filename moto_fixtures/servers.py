@@ -66,11 +66,22 @@ class S3Server:
         """The s3fs options that reach this server."""
         return {"endpoint_url": self.endpoint_url, "key": self.key, "secret": self.secret}
 
+    def client(self) -> Any:
+        """A boto3 S3 client of this server (for test set-up such as bucket versioning)."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.key,
+            aws_secret_access_key=self.secret,
+            region_name=self.region,
+        )
+
     def create_bucket(self, name: str | None = None) -> str:
         """Create a bucket (a fresh random name by default) and return its name."""
         name = name or f"test-{uuid.uuid4().hex[:20]}"
-        client = _boto_client(self)
-        client.create_bucket(Bucket=name)
+        self.client().create_bucket(Bucket=name)
         return name
 
     def reset(self) -> None:
@@ -330,15 +341,3 @@ def _pythonpath() -> str:
     # The launcher module must be importable by the child even when the project is not installed.
     existing = os.environ.get("PYTHONPATH")
     return str(PROJECT_ROOT) + (os.pathsep + existing if existing else "")
-
-
-def _boto_client(server: S3Server) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.key,
-        aws_secret_access_key=server.secret,
-        region_name=server.region,
-    )

@@ -10,7 +10,6 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 import zarr
@@ -30,28 +29,18 @@ SECRET = "interop-secret-that-must-never-show"
 RACERS = 32
 
 
-def _client(s3_server: Any) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=s3_server.key,
-        aws_secret_access_key=s3_server.secret,
-        region_name=s3_server.region,
-    )
-
-
 @pytest.fixture
 def versioned_bucket(s3_server: Any) -> str:
     """A fresh bucket with versioning on: one version per write that took effect."""
     bucket: str = s3_server.create_bucket()
-    _client(s3_server).put_bucket_versioning(
+    s3_server.client().put_bucket_versioning(
         Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
     )
     return bucket
 
 
 def _versions(s3_server: Any, bucket: str, key: str) -> int:
-    listing = _client(s3_server).list_object_versions(Bucket=bucket, Prefix=key)
+    listing = s3_server.client().list_object_versions(Bucket=bucket, Prefix=key)
     return sum(1 for v in listing.get("Versions", []) if v["Key"] == key)
 
 
