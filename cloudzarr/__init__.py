@@ -12,6 +12,7 @@ from cloudzarr.api.synchronous import (
     open_group,
 )
 from cloudzarr.arrays import Array, AsyncArray
+from cloudzarr.config import config
 from cloudzarr.groups import AsyncGroup, Group
 from cloudzarr.metadata import ArrayMetadataV2, ArrayMetadataV3
 from cloudzarr.metadata.consolidated import ConsolidatedMetadata
@@ -30,6 +31,7 @@ __all__ = [
     "GroupMetadataV3",
     "LocalStore",
     "MemoryStore",
+    "config",
     "consolidate_metadata",
     "create_array",
     "create_group",

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from cloudzarr.config import config
+
 __all__ = ["INLINE_BYTES", "run_cpu"]
 
 #: Chunks smaller than this (decoded bytes) are encoded/decoded inline. Measured on the 2-core
@@ -26,10 +28,8 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def _workers() -> int:
-    raw = os.environ.get("CLOUDZARR_CODEC_THREADS", "")
-    if raw.strip().isdigit() and int(raw) > 0:
-        return int(raw)
-    return max(os.cpu_count() or 1, 1)
+    threads: int | None = config.get("codec.threads")
+    return threads if threads is not None else max(os.cpu_count() or 1, 1)
 
 
 def pool() -> ThreadPoolExecutor:
