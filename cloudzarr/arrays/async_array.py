@@ -42,7 +42,7 @@ from cloudzarr.metadata.node import parse_v2, parse_v3
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
-    from cloudzarr.groups.info import ArrayInfo
+    from cloudzarr.metadata.info import ArrayInfo
 
 __all__ = ["ArrayMetadata", "AsyncArray", "MetadataHook", "normalize_path"]
 
@@ -614,7 +614,7 @@ class AsyncArray:
         A mapping (``info["chunks"]``) that prints as a table, like a group's ``info``.
         """
         # Imported here: the groups package imports this module.
-        from cloudzarr.groups.info import ArrayInfo
+        from cloudzarr.metadata.info import ArrayInfo
 
         return ArrayInfo(
             {

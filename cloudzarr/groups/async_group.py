@@ -30,7 +30,6 @@ from cloudzarr.errors import (
 from cloudzarr.groups import consolidated as cm_ops
 from cloudzarr.groups.discovery import walk
 from cloudzarr.groups.hierarchy import create_nodes
-from cloudzarr.groups.info import GroupInfo
 from cloudzarr.groups.io import read_node_or_none
 from cloudzarr.groups.move import move_node
 from cloudzarr.groups.paths import (
@@ -44,6 +43,7 @@ from cloudzarr.groups.paths import (
 from cloudzarr.groups.tree import TreeText, render_tree
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+from cloudzarr.metadata.info import GroupInfo
 from cloudzarr.metadata.jsonio import dump_document, load_document
 from cloudzarr.metadata.node import parse_v3
 from cloudzarr.storage.base import Store
