@@ -336,7 +336,8 @@ def check_numcodecs_config(config: Mapping[str, Any], where: str, *, compressor:
         if codec_id not in registry.codec_registry and codec_id not in registry.entries:
             raise UnsupportedCodecError(f"{where}: unknown numcodecs codec {codec_id!r}") from None
         raise InvalidMetadataError(
-            f"{where}: invalid {codec_id!r} codec configuration ({type(exc).__name__}: {exc})"
+            f"{where}: invalid {codec_id!r} codec configuration {_short(dict(config))} "
+            f"({type(exc).__name__}: {exc})"
         ) from None
     if compressor:
         sample = np.arange(64, dtype=np.uint8)
@@ -345,8 +346,8 @@ def check_numcodecs_config(config: Mapping[str, Any], where: str, *, compressor:
             ok = bytes(memoryview(back).cast("B")) == sample.tobytes()
         except Exception as exc:
             raise InvalidMetadataError(
-                f"{where}: {codec_id!r} codec cannot encode with this configuration "
-                f"({type(exc).__name__}: {exc})"
+                f"{where}: {codec_id!r} codec cannot encode with configuration "
+                f"{_short(dict(config))} ({type(exc).__name__}: {exc})"
             ) from None
         if not ok:
             raise InvalidMetadataError(f"{where}: {codec_id!r} codec does not round-trip bytes")
