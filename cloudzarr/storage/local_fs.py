@@ -88,6 +88,14 @@ def _open_child(fd: int, name: str, *, key: str, where: str, root: str, create: 
         st = lstat_at(fd, name)
         if st is not None and stat.S_ISLNK(st.st_mode):
             raise link_refused(key, where, root) from None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            # A folder again (swapped back between our open and lstat): a reader may call it
+            # missing, as if it had come a moment later; a writer starts over.
+            if not create:
+                return None
+            raise FileNotFoundError(
+                errno.ENOENT, "folder swapped while opening it", where
+            ) from None
         if st is None:
             if not create:
                 return None
