@@ -1,11 +1,11 @@
 """A separate process that keeps swapping a folder inside a LocalStore root for a symbolic link
 pointing outside it (run as a script: ``symlink_attacker.py ROOT NAME OUTSIDE``).
 
-Each round moves the folder ``ROOT/NAME`` aside (to a new name inside the root), renames a
-ready link to ``OUTSIDE`` into its place, then (every other round) removes the link, so the
-store's writers make the folder anew. A writer that resolved ``NAME`` by path while it was a folder and opened it while
-it was the link would write into ``OUTSIDE``. The script prints ``ready`` after its first swap,
-and its round count once its stdin is closed.
+Each round moves the folder ``ROOT/NAME`` aside (to a new name inside the root) and renames
+a ready link to ``OUTSIDE`` into its place; every other round it then removes the link, so the
+store's writers make the folder anew. A writer that resolved ``NAME`` by path while it was a
+folder and opened it while it was the link would write into ``OUTSIDE``. The script prints
+``ready`` after its first swap, and its number of swaps once its stdin is closed.
 """
 
 from __future__ import annotations

@@ -439,3 +439,28 @@ async def test_links_below_the_root_are_refused_even_pointing_inside(tmp_path: P
     assert await store.get("real/v") == b"1"
     await store.delete_dir("")
     assert _tree(root) == {} and not (root / "alias").exists()
+
+
+async def test_deletes_remove_links_inside_never_what_they_point_to(
+    tmp_path: Path, outside: Path
+) -> None:
+    root = tmp_path / "root"
+    (root / "d" / "e").mkdir(parents=True)
+    (root / "d" / "e" / "v").write_bytes(b"1")
+    (root / "d" / "e" / "to-outside").symlink_to(outside, target_is_directory=True)
+    (root / "d" / "secret-link").symlink_to(outside / "secret")
+    store = LocalStore(root)
+    assert [k async for k in store.list()] == ["d/e/v"]  # links are not keys
+    await store.delete_dir("d")
+    assert not (root / "d").exists()
+    assert _tree(outside) == {"secret": b"do not touch"}
+
+
+async def test_a_fifo_where_a_value_should_be_reads_as_missing(local_store: LocalStore) -> None:
+    # Opening a FIFO for reading blocks until a writer comes; the store must not wait for one.
+    await local_store.set("a/v", b"1")
+    os.mkfifo(local_store.root / "a" / "fifo")
+    assert await local_store.get("a/fifo") is None
+    assert await local_store.get_with_version("a/fifo") is None
+    assert not await local_store.exists("a/fifo")
+    assert [k async for k in local_store.list()] == ["a/v"]
