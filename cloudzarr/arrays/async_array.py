@@ -450,9 +450,11 @@ class AsyncArray:
                 # np.asarray makes of them, drop trailing NUL characters.
                 arr = np.asarray(value, dtype=dtype)
         else:
-            if arr.dtype.kind in "UTOSV":
+            if arr.dtype.kind in "UTOSV" and arr.dtype.kind != dtype.kind:
                 raise ArrayShapeError(f"{where}: cannot assign values of dtype {arr.dtype}")
-            if not castable(arr, dtype):
+            if dtype.fields is not None or dtype.kind == "V":
+                arr = _as_void(arr, dtype, where)
+            elif not castable(arr, dtype):
                 raise ArrayShapeError(
                     f"{where}: cannot cast values of dtype {arr.dtype} to {dtype} "
                     "(numpy same_kind casting; integers must fit the array's range)"
@@ -642,6 +644,16 @@ class AsyncArray:
         info = self.info
         info["nchunks_initialized"] = await self.nchunks_initialized()
         return info
+
+
+def _as_void(arr: np.ndarray[Any, Any], dtype: np.dtype[Any], where: str) -> np.ndarray[Any, Any]:
+    """Values for a struct or raw-bytes array: same fields (any byte order) or same size."""
+    if arr.dtype == dtype:
+        return arr
+    same_fields = arr.dtype.names == dtype.names and dtype.names is not None
+    if same_fields or (dtype.names is None and arr.dtype.itemsize == dtype.itemsize):
+        return arr.astype(dtype)
+    raise ArrayShapeError(f"{where}: cannot assign values of dtype {arr.dtype} to {dtype}")
 
 
 def _has_ellipsis(selection: Any) -> bool:
