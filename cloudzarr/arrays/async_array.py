@@ -23,11 +23,13 @@ import numpy as np
 from cloudzarr.arrays.casting import castable
 from cloudzarr.arrays.chunk_io import ChunkIO, make_chunk_io
 from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
+from cloudzarr.arrays.selection_api import AsyncSelectionMethods, selection_kind
 from cloudzarr.errors import (
     ArrayNotFoundError,
     ArrayShapeError,
     ContainsArrayError,
     ContainsGroupError,
+    IndexingError,
     InvalidMetadataError,
     NodeTypeError,
     ReadOnlyError,
@@ -68,7 +70,7 @@ def _fill_value(metadata: ArrayMetadata) -> Any:
     return metadata.fill_value
 
 
-class AsyncArray:
+class AsyncArray(AsyncSelectionMethods):
     """A Zarr array (format 2 or 3) in a store, with an async API.
 
     Parameters
@@ -384,12 +386,31 @@ class AsyncArray:
         ChunkDecodeError
             A stored chunk is corrupt or truncated (names the array and chunk key).
         """
-        indexer = BasicIndexer(selection, self.shape, self._metadata.chunks)
+        kind = self._selection_kind(selection)
+        if kind != "basic":
+            return await self._fancy_get(selection, kind)
+        indexer = self._basic_indexer(selection)
         out = self._chunk_io.empty(indexer.shape)
         await self._read_into(indexer, out)
         if out.ndim == 0 and not _has_ellipsis(selection):
             return out[()]
         return out
+
+    def _selection_kind(self, selection: Any) -> str:
+        # zarr-python's dispatch: points and masks to vindex, arrays to oindex.
+        kind = selection_kind(selection, self.ndim)
+        if kind == "invalid":
+            raise IndexingError(
+                f"array {self.name!r}: this mix of index arrays and slices is not supported by "
+                "a[...]; use a.oindex[...] (orthogonal) or a.vindex[...] (points)"
+            )
+        return kind
+
+    def _basic_indexer(self, selection: Any) -> BasicIndexer:
+        try:
+            return BasicIndexer(selection, self.shape, self._metadata.chunks)
+        except IndexingError as exc:
+            raise IndexingError(f"array {self.name!r}: {exc}") from None
 
     async def _read_into(self, indexer: BasicIndexer, out: np.ndarray[Any, Any]) -> None:
         if indexer.nchunks == 0:
@@ -418,7 +439,11 @@ class AsyncArray:
         """
         if self._store.read_only:
             raise ReadOnlyError(f"array {self.name!r}: cannot write, {self._store!r} is read-only")
-        indexer = BasicIndexer(selection, self.shape, self._metadata.chunks)
+        kind = self._selection_kind(selection)
+        if kind != "basic":
+            await self._fancy_set(selection, value, kind)
+            return
+        indexer = self._basic_indexer(selection)
         value = self._prepare_value(value, indexer.shape)
         if indexer.nchunks == 0:
             return
