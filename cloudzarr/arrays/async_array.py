@@ -22,6 +22,7 @@ import numpy as np
 
 from cloudzarr.arrays.casting import castable
 from cloudzarr.arrays.chunk_io import ChunkIO, make_chunk_io
+from cloudzarr.arrays.extras import AsyncArrayExtras
 from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
 from cloudzarr.arrays.selection_api import AsyncSelectionMethods, selection_kind
 from cloudzarr.errors import (
@@ -70,7 +71,7 @@ def _fill_value(metadata: ArrayMetadata) -> Any:
     return metadata.fill_value
 
 
-class AsyncArray(AsyncSelectionMethods):
+class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
     """A Zarr array (format 2 or 3) in a store, with an async API.
 
     Parameters

@@ -28,6 +28,7 @@ from cloudzarr.errors import (
     ReadOnlyError,
 )
 from cloudzarr.groups import consolidated as cm_ops
+from cloudzarr.groups.convenience import AsyncGroupShortcuts
 from cloudzarr.groups.discovery import walk
 from cloudzarr.groups.hierarchy import create_nodes
 from cloudzarr.groups.info import GroupInfo
@@ -70,7 +71,7 @@ def make_array(store: Store, path: str, metadata: NodeMetadata) -> AsyncArray:
     return AsyncArray(store, path, metadata, on_metadata_written=refresh_for_array)  # type: ignore[arg-type]
 
 
-class AsyncGroup:
+class AsyncGroup(AsyncGroupShortcuts):
     """A Zarr group (format 2 or 3) in a store, with an async API.
 
     Parameters

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.attributes import Attributes
 from cloudzarr.groups.async_group import AsyncGroup
+from cloudzarr.groups.convenience import SyncGroupShortcuts
 from cloudzarr.groups.info import GroupInfo
 from cloudzarr.groups.tree import TreeText
 from cloudzarr.metadata.unreadable import UnreadableNode
@@ -48,7 +49,7 @@ def wrap_node(
     return Array(node)
 
 
-class Group:
+class Group(SyncGroupShortcuts):
     """A Zarr group with a sync API; every method delegates to :class:`AsyncGroup`.
 
     Parameters
