@@ -461,7 +461,9 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
             arr = np.asarray(value)
         except (ValueError, TypeError) as exc:  # ragged nested lists and the like
             raise ArrayShapeError(f"{where}: value is not an array: {exc}") from None
-        if is_string_dtype(dtype):
+        if dtype == np.dtype("O"):  # variable-length bytes
+            arr = _as_bytes_objects(value, arr, where)
+        elif is_string_dtype(dtype):
             if arr.dtype.kind not in "UTO":
                 raise ArrayShapeError(
                     f"{where}: cannot assign values of dtype {arr.dtype} to a string array"
@@ -670,6 +672,17 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         info = self.info
         info["nchunks_initialized"] = await self.nchunks_initialized()
         return info
+
+
+def _as_bytes_objects(value: Any, arr: np.ndarray[Any, Any], where: str) -> np.ndarray[Any, Any]:
+    """Values for a variable-length bytes array: ``bytes`` objects only."""
+    if arr.dtype.kind == "S":
+        # numpy's fixed-width bytes drop trailing NULs: take the Python objects when given.
+        source = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else arr
+        arr = source.astype(object)
+    if arr.dtype.kind != "O" or not all(isinstance(v, bytes) for v in arr.flat):
+        raise ArrayShapeError(f"{where}: a variable_length_bytes array takes only bytes values")
+    return arr
 
 
 def _as_void(arr: np.ndarray[Any, Any], dtype: np.dtype[Any], where: str) -> np.ndarray[Any, Any]:

@@ -221,7 +221,9 @@ class RegularChunkIO(ChunkIO):
                 chunk = full_chunk(self.grid_chunks, self.dtype, self.fill_value)
             else:
                 chunk = np.array(self._decode(existing, key), copy=True)
-            chunk[proj.chunk_selection] = part
+            # The Ellipsis keeps a 0-d target a view: an object (bytes) array would otherwise
+            # store a 0-d array as the element itself.
+            chunk[(*proj.chunk_selection, Ellipsis)] = part
         if not self.write_empty_chunks and is_all_fill(chunk, self.fill_value):
             return None
         return self.pipeline.encode(chunk)

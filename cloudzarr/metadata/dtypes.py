@@ -3,20 +3,22 @@
 Supported: ``bool``, ``int8``..``int64``, ``uint8``..``uint64``, ``float16/32/64``,
 ``complex64/128``, ``datetime64`` / ``timedelta64`` in every unit (scale factors too: ``M8[10s]``),
 fixed-width unicode (``U``), fixed-width bytes (``S``), raw bytes (``V``), structured dtypes
-without subarray fields, and variable-length UTF-8 strings.
+without subarray fields, variable-length UTF-8 strings and variable-length bytes.
 
 - Zarr v3 names carry no byte order (``"float32"``); the numpy dtype of a v3 array is native and
   the ``bytes`` codec decides the stored order. The other types are objects, as zarr-python
   names them: ``{"name": "numpy.datetime64", "configuration": {"unit": "ns", "scale_factor": 1}}``,
   ``fixed_length_utf32`` / ``null_terminated_bytes`` / ``raw_bytes`` with ``length_bytes``, and
   ``struct`` with a list of ``{"name", "data_type"}`` fields. Strings are ``"string"`` with the
-  ``vlen-utf8`` codec.
+  ``vlen-utf8`` codec, bytes ``"variable_length_bytes"`` with ``vlen-bytes``.
 - Zarr v2 strings keep their byte order (``"<i4"``, ``">M8[ns]"``, ``"|S5"``); the numpy dtype keeps
   it too, so a document round-trips exactly. Structured dtypes are lists of ``[name, dtype]``.
-  Variable strings are ``"|O"`` with a ``vlen-utf8`` filter.
+  Variable strings are ``"|O"`` with a ``vlen-utf8`` filter, variable bytes ``"|O"`` with
+  ``vlen-bytes``.
 - Variable strings map to ``numpy.dtypes.StringDType()`` (what zarr-python 3.4.2 returns with
-  numpy 2); fixed-width ``"<U8"`` stays ``<U8``. ``dtype=object`` is refused, as zarr-python does:
-  it does not say which object codec to use.
+  numpy 2); fixed-width ``"<U8"`` stays ``<U8``. Variable bytes are an object array of ``bytes``
+  (``dtype="variable_length_bytes"`` creates one). ``dtype=object`` is refused, as zarr-python
+  does: it does not say which object codec to use.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ import numpy as np
 from cloudzarr.errors import UnsupportedDataTypeError
 
 __all__ = [
+    "BYTES_DTYPE",
     "DATETIME_UNITS",
     "STRING_DTYPE",
     "V3_DATA_TYPES",
     "has_byte_order",
     "is_string_dtype",
+    "is_vlen_bytes_dtype",
     "normalize_dtype",
     "parse_v2_dtype",
     "parse_v3_data_type",
@@ -42,6 +46,8 @@ __all__ = [
 ]
 
 STRING_DTYPE: np.dtype[Any] = np.dtypes.StringDType()
+#: Variable-length bytes: an object array of ``bytes``, as zarr-python holds them.
+BYTES_DTYPE: np.dtype[Any] = np.dtype("O")
 
 #: v3 data type name -> native numpy dtype (the types named by a plain string).
 V3_DATA_TYPES: dict[str, np.dtype[Any]] = {
@@ -60,6 +66,7 @@ V3_DATA_TYPES: dict[str, np.dtype[Any]] = {
     "complex64": np.dtype("complex64"),
     "complex128": np.dtype("complex128"),
     "string": STRING_DTYPE,
+    "variable_length_bytes": BYTES_DTYPE,
 }
 
 #: numpy's datetime/timedelta units ("generic" is a unit-less ``M8`` / ``m8``).
@@ -79,6 +86,11 @@ def _where(key: str | None, field: str) -> str:
 def is_string_dtype(dtype: np.dtype[Any]) -> bool:
     """Whether ``dtype`` is the variable-length string type (StringDType or object)."""
     return isinstance(dtype, np.dtypes.StringDType) or dtype == np.dtype("O")
+
+
+def is_vlen_bytes_dtype(dtype: np.dtype[Any]) -> bool:
+    """Whether ``dtype`` is the variable-length bytes type (an object array of ``bytes``)."""
+    return not isinstance(dtype, np.dtypes.StringDType) and dtype == BYTES_DTYPE
 
 
 def has_byte_order(dtype: np.dtype[Any]) -> bool:
@@ -128,6 +140,10 @@ def normalize_dtype(dtype: Any, *, field: str = "dtype") -> np.dtype[Any]:
         return V3_DATA_TYPES[dtype]
     if dtype is str or dtype == "str":
         return STRING_DTYPE
+    if isinstance(dtype, np.dtype) and is_vlen_bytes_dtype(dtype):
+        # Only a dtype instance (what an opened array holds): the spellings object / "O" stay
+        # refused, as in zarr-python; "variable_length_bytes" names the type.
+        return BYTES_DTYPE
     if isinstance(dtype, Mapping):
         return parse_v3_data_type(dtype, field=field)
     try:
@@ -228,6 +244,8 @@ def _native(dtype: np.dtype[Any]) -> np.dtype[Any]:
 def v3_data_type_name(dtype: np.dtype[Any]) -> str | dict[str, Any]:
     """The v3 ``data_type`` of a supported numpy dtype (byte order ignored), as zarr-python
     3.4.2 writes it: a name, or an object for datetimes, fixed-width and struct types."""
+    if is_vlen_bytes_dtype(dtype):
+        return "variable_length_bytes"
     if is_string_dtype(dtype):
         return "string"
     if dtype.fields is not None:
@@ -264,8 +282,8 @@ def parse_v2_dtype(
     """Parse a v2 ``dtype`` (a string, or a list of ``[name, dtype]`` for structs), keeping
     its byte order.
 
-    ``"|O"`` is accepted only with a ``vlen-utf8`` filter (strings); other object codecs
-    (pickle, msgpack, vlen-bytes) are refused.
+    ``"|O"`` is accepted with a ``vlen-utf8`` filter (strings) or a ``vlen-bytes`` filter
+    (bytes); other object codecs (pickle, msgpack, JSON) are refused.
 
     Raises
     ------
@@ -296,8 +314,11 @@ def parse_v2_dtype(
         ids = {f.get("id") for f in (filters or ()) if isinstance(f, Mapping)}
         if ids & _VLEN_STRING_FILTER_IDS:
             return STRING_DTYPE
+        if "vlen-bytes" in ids:
+            return BYTES_DTYPE
         raise UnsupportedDataTypeError(
-            f"{where}: object data type {value!r} without a vlen-utf8 filter is not supported"
+            f"{where}: object data type {value!r} without a vlen-utf8 or vlen-bytes filter "
+            "is not supported"
         )
     try:
         np_dtype = np.dtype(value)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from cloudzarr.errors import InvalidMetadataError
-from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.dtypes import is_string_dtype, is_vlen_bytes_dtype
 
 __all__ = [
     "canonical_nans",
@@ -68,6 +68,8 @@ def _time_scalar(count: int, dtype: np.dtype[Any]) -> Any:
 def default_fill_value(dtype: np.dtype[Any]) -> Any:
     """The fill value used when none is given: zero, ``False``, ``0j``, ``""``, ``NaT``,
     empty bytes, or all-zero bytes for raw and struct types (zarr-python 3.4.2's defaults)."""
+    if is_vlen_bytes_dtype(dtype):
+        return b""
     if is_string_dtype(dtype):
         return ""
     kind = dtype.kind
@@ -131,6 +133,8 @@ def _parse_sized(value: Any, dtype: np.dtype[Any], where: str) -> Any:
 
 def _error(where: str, value: Any, dtype: np.dtype[Any], why: str = "") -> InvalidMetadataError:
     name = "string" if is_string_dtype(dtype) else _native(dtype).name
+    if is_vlen_bytes_dtype(dtype):
+        name = "variable_length_bytes"
     suffix = f" ({why})" if why else ""
     return InvalidMetadataError(f"{where}: invalid fill value {value!r} for dtype {name}{suffix}")
 
@@ -179,6 +183,10 @@ def _parse_int(value: Any, dtype: np.dtype[Any], where: str) -> Any:
 
 
 def _parse_json(value: Any, dtype: np.dtype[Any], where: str, *, lenient: bool) -> Any:
+    if is_vlen_bytes_dtype(dtype):
+        if lenient and value == 0 and not isinstance(value, bool):
+            return b""
+        return _b64decode(value, dtype, where)
     if is_string_dtype(dtype):
         if isinstance(value, str):
             return value
@@ -279,6 +287,8 @@ def _encode_float(value: Any, dtype: np.dtype[Any]) -> Any:
 
 def encode_fill_value_v3(value: Any, dtype: np.dtype[Any]) -> Any:
     """Encode a parsed fill value as v3 JSON (see the module docstring)."""
+    if is_vlen_bytes_dtype(dtype):
+        return base64.b64encode(bytes(value)).decode("ascii")
     if is_string_dtype(dtype):
         return str(value)
     kind = dtype.kind
@@ -338,6 +348,10 @@ def normalize_fill_value(
         if value.shape != ():
             raise _error(where, value, dtype, "must be a scalar")
         value = value[()]
+    if is_vlen_bytes_dtype(dtype):
+        if isinstance(value, bytes):
+            return bytes(value)
+        raise _error(where, value, dtype, "expected bytes")
     if is_string_dtype(dtype):
         if isinstance(value, str | np.str_):
             return str(value)
