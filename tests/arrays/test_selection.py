@@ -128,3 +128,21 @@ def test_getitem_dispatch_agrees_with_zarr_python(selection: Any, zarr_format: i
     # Writes through one library read back through the other.
     array[sel] = -7
     np.testing.assert_array_equal(theirs[...], array[...])
+
+
+async def test_fancy_chunk_requests_run_concurrently_under_the_store_limiter() -> None:
+    from cloudzarr.storage import LatencyStore
+
+    inner = MemoryStore(concurrency=3)
+    array = _array(inner)
+    slow = cloudzarr.AsyncArray(LatencyStore(inner, latency=0.005), "a", array.metadata)
+    mask = np.zeros((10, 10), bool)
+    mask[::2, ::2] = True  # one element in each of the 25 chunks
+    inner.requests.reset()
+    inner.limiter.reset_peak()
+    np.testing.assert_array_equal(await slow.get_mask_selection(mask), REF[mask])
+    assert inner.requests.snapshot() == {"get": 25}
+    assert inner.limiter.peak_in_flight == 3  # batched, and bounded by the store's limiter
+    inner.limiter.reset_peak()
+    await slow.set_orthogonal_selection((slice(None, None, 2), [0, 2, 4, 6, 8]), 1)
+    assert inner.limiter.peak_in_flight == 3
