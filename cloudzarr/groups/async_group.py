@@ -214,7 +214,8 @@ class AsyncGroup(AsyncGroupShortcuts):
         """:attr:`info` plus the counts of members, arrays and groups in the whole subtree."""
         arrays = groups = 0
         async for _, node in self.members(max_depth=None):
-            if isinstance(node, AsyncGroup):
+            # An unreadable member counts as what its document says it is.
+            if isinstance(node, AsyncGroup) or getattr(node, "node_type", None) == "group":
                 groups += 1
             else:
                 arrays += 1
