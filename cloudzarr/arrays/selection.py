@@ -109,6 +109,8 @@ def _describe(index: Any) -> str:
 def _int_positions(index: Any, length: int, axis: int) -> np.ndarray:
     """An integer or Boolean array (or list) for one dimension as non-negative positions."""
     arr = np.asarray(index)
+    if isinstance(index, list) and not index:
+        arr = arr.astype(np.int64)  # [] selects nothing, as in numpy
     if arr.dtype == bool:
         if arr.shape != (length,):
             raise IndexingError(
@@ -248,9 +250,7 @@ class OrthogonalIndexer:
         for axis, (index, n, c) in enumerate(
             zip(_expand(selection, len(shape)), shape, chunk_shape, strict=True)
         ):
-            if _is_array_like(index) or (
-                isinstance(index, np.ndarray | list) and not _is_int(index)
-            ):
+            if _is_array_like(index) or isinstance(index, list) or np.ndim(index) > 0:
                 positions = _int_positions(index, n, axis)
                 self._parts.append(_array_dim(positions, n, c))
                 out_shape.append(int(positions.size))
