@@ -43,7 +43,9 @@ def test_v3_numeric_names_round_trip(name: str) -> None:
 def test_v3_string() -> None:
     assert parse_v3_data_type("string") == STRING_DTYPE
     assert v3_data_type_name(STRING_DTYPE) == "string"
-    assert v3_data_type_name(np.dtype("O")) == "string"
+    # An object array is variable-length bytes (zarr-python's in-memory form for them).
+    assert v3_data_type_name(np.dtype("O")) == "variable_length_bytes"
+    assert parse_v3_data_type("variable_length_bytes") == np.dtype("O")
 
 
 @pytest.mark.parametrize("value", ["float8", "r16", {"name": "numpy.datetime64"}, 3, None])
