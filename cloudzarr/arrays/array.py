@@ -14,6 +14,7 @@ import numpy as np
 
 from cloudzarr.arrays.async_array import AsyncArray
 from cloudzarr.arrays.attributes import Attributes
+from cloudzarr.arrays.selection_api import SyncSelectionMethods
 from cloudzarr.sync import sync
 from cloudzarr.syncface import SyncFace
 
@@ -22,6 +23,7 @@ __all__ = ["Array"]
 
 class Array(
     SyncFace,
+    SyncSelectionMethods,
     wraps=AsyncArray,
     attr="_async_array",
     as_properties=("nchunks_initialized", "nshards_initialized"),

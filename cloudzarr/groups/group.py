@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.attributes import Attributes
 from cloudzarr.groups.async_group import AsyncGroup
+from cloudzarr.metadata.unreadable import UnreadableNode
 from cloudzarr.sync import sync
 from cloudzarr.syncface import SyncFace, to_sync
 
@@ -69,8 +70,9 @@ class Group(SyncFace, wraps=AsyncGroup, attr="_async_group"):
 
     def members(
         self, max_depth: int | None = 0, *, use_consolidated_for_children: bool = True
-    ) -> tuple[tuple[str, Array | Group], ...]:
-        """``(path, node)`` for every member, sorted by path (see :meth:`AsyncGroup.members`)."""
+    ) -> tuple[tuple[str, Array | Group | UnreadableNode], ...]:
+        """``(path, node)`` for every member, sorted by path (see :meth:`AsyncGroup.members`);
+        a member that cannot be read is an :class:`UnreadableNode` naming it and why."""
         found = self._async_group.members(
             max_depth, use_consolidated_for_children=use_consolidated_for_children
         )

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedCodecError
-from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.dtypes import has_byte_order, is_string_dtype, is_vlen_bytes_dtype
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
 from cloudzarr.metadata.jsonio import check_json_value
 
@@ -67,12 +67,13 @@ BLOSC_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 
 # zarr-python writes an empty configuration for these (and every numcodecs.* codec, whose
 # configuration it requires); matching keeps documents identical.
-_ALWAYS_CONFIGURED = {"vlen-utf8"}
+_ALWAYS_CONFIGURED = {"vlen-utf8", "vlen-bytes"}
 
 _KINDS: dict[str, CodecKind] = {
     "transpose": "array_array",
     "bytes": "array_bytes",
     "vlen-utf8": "array_bytes",
+    "vlen-bytes": "array_bytes",
     "sharding_indexed": "array_bytes",
     "gzip": "bytes_bytes",
     "zstd": "bytes_bytes",
@@ -212,13 +213,13 @@ def parse_codec(
     if name == "bytes":
         _check_keys(config, {"endian"}, where)
         endian = config.get("endian")
-        if dtype.itemsize > 1 and not is_string_dtype(dtype) and endian is None:
+        if has_byte_order(dtype) and endian is None:
             raise InvalidMetadataError(f"{where}: configuration.endian is required for {dtype}")
         if endian is not None and endian not in ("little", "big"):
             raise InvalidMetadataError(f"{where}: configuration.endian must be 'little' or 'big'")
         if is_string_dtype(dtype):
             raise UnsupportedCodecError(f"{where}: the bytes codec cannot encode strings")
-        if dtype.itemsize == 1:
+        if not has_byte_order(dtype):
             return CodecSpec(name)
         return CodecSpec(name, {"endian": endian})
     if name == "transpose":
@@ -284,9 +285,16 @@ def parse_codec(
     if name == "crc32c":
         _check_keys(config, set(), where)
         return CodecSpec(name)
+    if name == "vlen-bytes":
+        _check_keys(config, set(), where)
+        if not is_vlen_bytes_dtype(dtype):
+            raise InvalidMetadataError(
+                f"{where}: vlen-bytes needs the variable_length_bytes data type, not {dtype}"
+            )
+        return CodecSpec(name)
     if name == "vlen-utf8":
         _check_keys(config, set(), where)
-        if not is_string_dtype(dtype):
+        if not is_string_dtype(dtype) or is_vlen_bytes_dtype(dtype):
             raise InvalidMetadataError(f"{where}: vlen-utf8 needs a string data type, not {dtype}")
         return CodecSpec(name)
     if name == "sharding_indexed":
