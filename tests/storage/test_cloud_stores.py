@@ -17,6 +17,7 @@ import pytest
 
 from cloudzarr.errors import (
     AccessDeniedError,
+    CloudzarrError,
     InvalidStoreURLError,
     StoreNotFoundError,
 )
@@ -291,7 +292,7 @@ async def test_credentials_never_in_repr_or_errors(
     store = cls("no-such-bucket-here", storage_options=options)
     assert SECRET not in repr(store)
     assert SECRET not in str(store)
-    with pytest.raises(Exception) as info:  # noqa: PT011 - any error, but never the secret
+    with pytest.raises(CloudzarrError) as info:
         await store.set("k", b"v")
     assert SECRET not in str(info.value)
     assert SECRET not in repr(info.value)
@@ -323,8 +324,7 @@ async def test_s3_profile_credentials_are_found(
         monkeypatch.delenv(var, raising=False)
     credentials = tmp_path / "credentials"
     credentials.write_text(
-        f"[lab]\naws_access_key_id = {s3_server.key}\n"
-        f"aws_secret_access_key = {s3_server.secret}\n"
+        f"[lab]\naws_access_key_id = {s3_server.key}\naws_secret_access_key = {s3_server.secret}\n"
     )
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))

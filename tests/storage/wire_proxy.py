@@ -47,6 +47,7 @@ class WireProxy:
     rules: list[Rule] = field(default_factory=list)
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, when: Predicate, action: Any, times: int = 1) -> None:
         """Apply ``action`` to the next ``times`` requests matching ``when``."""
@@ -95,14 +96,28 @@ async def _handle(proxy: WireProxy, session: aiohttp.ClientSession, request: web
         request.transport.close()
         return web.Response(status=500)
     if action == "stall":
-        await asyncio.sleep(3600)
+        await proxy.stopping.wait()
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response(status=500)
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+    # No header of aiohttp's own: Azure signs Content-Type and friends.
     async with session.request(
-        request.method, proxy.upstream + request.path_qs, headers=headers, data=body
+        request.method,
+        proxy.upstream + request.path_qs,
+        headers=headers,
+        data=body,
+        skip_auto_headers=("Content-Type", "User-Agent", "Accept", "Accept-Encoding"),
     ) as upstream:
         content = await upstream.read()
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP}
         status = upstream.status
+        length = upstream.headers.get("Content-Length")
+    if request.method == "HEAD":
+        response = web.Response(status=status, headers=out_headers)
+        if length is not None:
+            response.headers["Content-Length"] = length
+        return response
     if action == "lost":
         assert request.transport is not None
         request.transport.close()
@@ -129,7 +144,11 @@ def run_wire_proxy(upstream: str) -> Iterator[WireProxy]:
     async def start() -> None:
         session = aiohttp.ClientSession(auto_decompress=False)
         app = web.Application(client_max_size=1 << 30)
-        app.router.add_route("*", "/{tail:.*}", lambda r: _handle(proxy, session, r))
+
+        async def handle(request: web.Request) -> Any:
+            return await _handle(proxy, session, request)
+
+        app.router.add_route("*", "/{tail:.*}", handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -154,6 +173,7 @@ def run_wire_proxy(upstream: str) -> Iterator[WireProxy]:
     finally:
 
         async def stop() -> None:
+            proxy.stopping.set()
             await state["runner"].cleanup()
             await state["session"].close()
 
