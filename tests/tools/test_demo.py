@@ -37,7 +37,7 @@ def _moto_processes(port: int) -> list[int]:
             cmd = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"moto_fixtures._moto_main" in cmd and str(port).encode() in cmd:
+        if b"cloudzarr.tools._moto_main" in cmd and str(port).encode() in cmd:
             found.append(int(entry.name))
     return found
 
