@@ -127,9 +127,18 @@ def _parse_shards(value: str | None) -> tuple[int, ...] | None:
     metavar="KEY=VALUE",
     help="An option for DST's backend (default: the -o options when both are on one backend).",
 )
-@click.option("--zarr-format", type=click.Choice(["2", "3"]), default=None, help="Convert.")
-@click.option("--shards", default=None, metavar="AxB...", help="Re-encode arrays of as many dimensions into shards of this shape (rounded up to whole chunks).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option(
+    "--zarr-format", type=click.Choice(["2", "3"]), default=None, help="Convert to this format."
+)
+@click.option(
+    "--shards",
+    default=None,
+    metavar="AxB...",
+    help="Re-encode arrays of as many dimensions into shards of this shape (whole chunks).",
+)
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=32, show_default=True, help="In flight."
+)
 @click.option("--checksum", is_flag=True, help="Compare bytes, not sizes, when resuming.")
 def cp(
     src: str,
