@@ -166,7 +166,7 @@ def test_storage_option_typo_gets_did_you_mean() -> None:
     assert result.exit_code == 2
     assert "did you mean 'endpoint_url'" in result.output
     assert "TypeError" not in result.output
-    assert result.output.count("Error:") == 1
+    assert sum(line.startswith("Error:") for line in result.output.splitlines()) == 1
 
 
 def test_ttfb_and_proxy_delay_within_stated_error(s3_server: S3Server, tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ async def validate(store: Any, *, deep: bool, progress: Any = None) -> Validatio
     found = Validation()
     keys = [key async for key in store.list_prefix("")]
     folders: set[str] = set()
+    broken: set[str] = set()  # folders whose documents are already reported
     for key in keys:
         folder, _, name = key.rpartition("/")
         if name in _DOCUMENTS or name in (".zattrs", ".zmetadata"):
@@ -53,13 +54,14 @@ async def validate(store: Any, *, deep: bool, progress: Any = None) -> Validatio
                 load_document(raw or b"", key)
             except Exception as exc:
                 found.problems.append((key, _problem_text(exc)))
+                broken.add(folder)
                 continue
             if name in _DOCUMENTS:
                 folders.add(folder)
     if not folders:
         found.problems.append(("/", "no Zarr node document (zarr.json, .zgroup, .zarray) found"))
     arrays: list[tuple[str, Any]] = []
-    for folder in sorted(folders):
+    for folder in sorted(folders - broken):
         try:
             node = await open_any(store, path=folder, mode="r")
         except Exception as exc:
