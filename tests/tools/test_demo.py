@@ -68,6 +68,11 @@ def test_demo_prints_the_guaranteed_request_counts_and_stops_everything() -> Non
     # One document per node (the root too) and one object per chunk, each one PUT.
     assert _kinds(write[3]) == {"PutObject": nodes + 1 + chunks}
 
+    # The request figures: 24 GETs at each concurrency, each with a time to first byte.
+    gets = [line.split("│") for line in out.splitlines() if line.startswith("│ get ")]
+    assert [cells[4].strip() for cells in gets] == ["24", "24"]
+    assert all(cells[7].strip().endswith(("ms", "µs")) for cells in gets), gets
+
     cons = _row(out, "open + list, consolidated")
     # The whole hierarchy from one GET of the root document, nothing listed.
     assert cons[1] == str(nodes)

@@ -18,6 +18,7 @@ from cloudzarr.tools.cli.common import (
     checked_options,
     errors_as_one_line,
     interrupted,
+    open_url,
     parse_ints,
     parse_options,
     progress_bar,
@@ -194,6 +195,9 @@ def bench(
     with sigterm_as_interrupt(), errors_as_one_line():
         try:
             with resolve_target(url, options, proxy_latency) as target:
+                # A bad URL fails here, as one error line before anything is printed (opening
+                # a store sends no request).
+                open_url(target.url, target.storage_options)
                 console.print(f"bench target: {target.description}", highlight=False)
                 if workloads:
                     from cloudzarr.tools.bench_zarr import run_zarr_workloads

@@ -77,6 +77,8 @@ def _run_demo(target: Target, console: Console, latency: float, *, cleanup: bool
     try:
         with console.status("writing, consolidating and reopening the sample dataset..."):
             result = run_interruptibly(run_demo(store, latency=latency))
+        with console.status("timing single requests..."):
+            requests = run_interruptibly(_request_figures(store))
     finally:
         if cleanup:
             run_interruptibly(store.delete_dir(""))
@@ -100,8 +102,26 @@ def _run_demo(target: Target, console: Console, latency: float, *, cleanup: bool
         f"{compared(seq.seconds, walk.seconds)}.",
         highlight=False,
     )
+    from cloudzarr.tools.bench_output import results_table
+
+    console.print(
+        results_table(requests, title="single requests to the same store (cloudzarr bench)")
+    )
+    console.print(
+        "p50 is the full request time, ttfb p50 the time to the first byte (S3 GETs); "
+        "`cloudzarr bench` measures more (--mix, --duration, --clients, --compare).",
+        highlight=False,
+    )
     if cleanup:
         console.print(f"removed {target.url}", highlight=False)
+
+
+async def _request_figures(store: Any) -> list[Any]:
+    """A small bench of GETs and PUTs of 64 KiB, 1 and 8 at once (its prefix is removed)."""
+    from cloudzarr.tools.bench import BenchConfig, BenchRunner
+
+    config = BenchConfig(ops=["get", "put"], sizes=[64 * 1024], concurrency=[1, 8], requests=24)
+    return await BenchRunner(store, config).run()
 
 
 def compared(seconds: float, reference: float) -> str:
