@@ -158,7 +158,7 @@ def du(url: str, storage_option: tuple[str, ...], by_child: bool, exact: bool) -
     if by_child:
         groups: dict[str, list[int]] = {}
         for key, size in sizes.items():
-            head = key.split("/", 1)[0] if "/" in key else "."
+            head = key.split("/", 1)[0] if "/" in key else "(own documents)"
             groups.setdefault(head, []).append(size)
         table = Table(header_style="bold", box=None)
         for name in ("child", "bytes", "objects"):
