@@ -18,17 +18,10 @@ import pytest
 from cloudzarr.storage import LocalStore, MemoryStore, Store
 from cloudzarr.storage.fsspec import FsspecStore
 
-
-def _plugin_installed_by_entry_point() -> bool:
-    # An environment installed before the plugin stopped being a pytest11 entry point loads it
-    # already; registering it again would be refused as a duplicate.
-    from importlib.metadata import entry_points
-
-    return any(ep.value == "moto_fixtures.plugin" for ep in entry_points(group="pytest11"))
-
-
 #: The emulator fixtures (s3_server, s3_store...): the project's own plugin, not an installed one.
-pytest_plugins = [] if _plugin_installed_by_entry_point() else ["moto_fixtures.plugin"]
+#: An environment installed before it stopped being a ``pytest11`` entry point has loaded it
+#: already (registering it twice would be refused); ``-p no:moto_fixtures`` runs as without.
+pytest_plugins = [] if "moto_fixtures.plugin" in sys.modules else ["moto_fixtures.plugin"]
 
 #: Every backend the store-level and engine-level suites run on. Each name ``k`` is served by a
 #: fixture ``k + "_store"`` that yields a fresh, empty, writable store.

@@ -159,6 +159,8 @@ def cp(
     """
     from cloudzarr.tools.copy import convert_hierarchy, copy_objects
 
+    if dst.rstrip("/").startswith(src.rstrip("/") + "/"):
+        raise click.UsageError(f"DST {dst!r} is inside SRC {src!r}: it would copy into itself")
     src_options = checked_options(src, storage_option)
     same_backend = src.split("://", 1)[0] == dst.split("://", 1)[0] and "://" in src
     dst_pairs = dst_storage_option or (storage_option if same_backend else ())
