@@ -71,7 +71,8 @@ def run_zarr_workloads(
             )
             continue
         folder = f"{target.url.rstrip('/')}/cloudzarr-bench-zarr-{uuid.uuid4().hex[:10]}"
-        store = open_store(folder, storage_options=target.storage_options or None)
+        # Room for the ramp's highest concurrency: the store's limiter must not be the ceiling.
+        store = open_store(folder, storage_options=target.storage_options or None, concurrency=256)
         try:
             with console.status(f"--zarr {name}..."):
                 table = run_interruptibly(_WORKLOADS[name](store))

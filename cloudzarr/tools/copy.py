@@ -44,6 +44,7 @@ class CopyReport:
     skipped: int = 0
     bytes_copied: int = 0
     documents: int = 0
+    converted: bool = False
 
 
 def is_document(key: str) -> bool:
@@ -173,7 +174,8 @@ def converted_metadata(array: Any, zarr_format: int, shards: tuple[int, ...] | N
     from cloudzarr.arrays import build_array_metadata
 
     meta = array.metadata
-    shards = fitted_shards(shards, tuple(array.chunks))
+    # Without a new shard shape, a sharded source stays sharded as it was.
+    shards = fitted_shards(shards, tuple(array.chunks)) if shards else array.shards
     return build_array_metadata(
         shape=array.shape,
         dtype=array.dtype,
@@ -236,7 +238,7 @@ async def convert_hierarchy(
     from cloudzarr.api.asynchronous import open as open_node
     from cloudzarr.arrays.async_array import AsyncArray
 
-    report = CopyReport()
+    report = CopyReport(converted=True)
     root = await open_node(src, mode="r")
     nodes: list[tuple[str, Any, Any]] = []
     async for path, node in _walk(root):

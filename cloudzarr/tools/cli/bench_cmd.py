@@ -15,15 +15,14 @@ from cloudzarr.tools.cli.common import (
     PLOT_SUFFIXES,
     Target,
     check_output_path,
-    checked_options,
     errors_as_one_line,
     interrupted,
     open_url,
     parse_ints,
-    parse_options,
     progress_bar,
     split_list,
     storage_option_flag,
+    target_options,
 )
 from cloudzarr.tools.cli.common import console as make_console
 from cloudzarr.tools.cli.common import target as resolve_target
@@ -159,7 +158,7 @@ def bench(
 
         options = client_options()
     else:
-        options = checked_options(url, storage_option) if url else parse_options(storage_option)
+        options = target_options(url, storage_option)
     conc = parse_ints(concurrency, "--concurrency")
     # Checked now, not after a run of minutes that could then not be saved.
     check_output_path(json_path, "--json")

@@ -127,6 +127,20 @@ def checked_options(url: str, pairs: tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
+def target_options(url: str | None, pairs: tuple[str, ...]) -> dict[str, Any]:
+    """The ``-o`` options of a command whose URL is optional (bench, demo): checked against the
+    URL's backend; refused without a URL, where the embedded server would silently drop them."""
+    if url is None:
+        if pairs:
+            raise click.BadParameter(
+                "options apply to a URL's backend; the embedded S3 server takes none "
+                "(give a URL to use them)",
+                param_hint="--storage-option",
+            )
+        return {}
+    return checked_options(url, pairs)
+
+
 def open_url(url: str, options: dict[str, Any], **kwargs: Any) -> Any:
     """The store at ``url`` (a cloudzarr error on a bad URL becomes one ``Error:`` line)."""
     from cloudzarr.storage import open_store

@@ -10,11 +10,10 @@ from rich.console import Console
 
 from cloudzarr.tools.cli.common import (
     Target,
-    checked_options,
     errors_as_one_line,
     interrupted,
-    parse_options,
     storage_option_flag,
+    target_options,
 )
 from cloudzarr.tools.cli.common import console as make_console
 from cloudzarr.tools.cli.common import (
@@ -45,7 +44,7 @@ def demo(url: str | None, storage_option: tuple[str, ...], latency: float, keep:
     from cloudzarr.tools.demo import unique_prefix
     from cloudzarr.tools.interrupt import sigterm_as_interrupt
 
-    options = checked_options(url, storage_option) if url else parse_options(storage_option)
+    options = target_options(url, storage_option)
     if latency < 0:
         raise click.UsageError("--latency must be non-negative")
     if keep and url is None:

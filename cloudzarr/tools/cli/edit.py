@@ -196,8 +196,12 @@ def cp(
             )
 
         report = run(work())
+    if report.converted:
+        done = f"re-encoded {report.copied} chunk or shard region(s)"
+    else:
+        done = f"copied {report.copied} object(s) ({report.bytes_copied:,} bytes)"
     console().print(
-        f"copied {report.copied} object(s) ({report.bytes_copied:,} bytes), skipped "
-        f"{report.skipped} already there, wrote {report.documents} document(s): {src} -> {dst}",
+        f"{done}, skipped {report.skipped} already there, wrote {report.documents} "
+        f"document(s): {src} -> {dst}",
         highlight=False,
     )
