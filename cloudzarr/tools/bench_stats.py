@@ -29,7 +29,7 @@ class Sample:
     """One request: times in seconds from the start of its cell.
 
     ``ttfb`` is the time to the response's first byte (headers) for GETs on stores that stream
-    (S3); None where the store returns whole values only.
+    (S3, Azure); None where the store returns whole values only.
     """
 
     op: str

@@ -1,10 +1,10 @@
 """Checking ``storage_options`` against what a cloud backend takes, before any request.
 
-A mistyped option (``endpoint=`` for ``endpoint_url=``) otherwise reaches the SDK deep inside the
-first request and fails there as ``TypeError: AioSession.__init__() got an unexpected keyword
-argument``. The options each backend takes are read from its filesystem class's signature
-(s3fs, gcsfs, adlfs and the fsspec base classes they build on), so the list follows the installed
-versions instead of a table that goes stale.
+A mistyped option (``endpoint=`` for ``endpoint_url=``) must fail before any request, as a usage
+error naming the closest right name, not deep inside the SDK. The names a cloud store accepts
+are its own declaration (``option_names`` of the store class, the list the store itself checks
+when it is made); for a store that declares none, they are read from the backend filesystem
+class's signature (s3fs, gcsfs, adlfs and the fsspec base classes they build on).
 """
 
 from __future__ import annotations
@@ -16,18 +16,15 @@ from typing import Any
 
 from cloudzarr.errors import InvalidArgumentError
 
-#: URL scheme -> (module, filesystem class) of the backends whose options are checked. Other
-#: fsspec backends pass unknown options on to their own clients (sftp to paramiko...), so an
-#: option they do not name may still be right: those are not checked.
+_S3 = ("cloudzarr.storage.s3", "S3Store", "s3fs", "S3FileSystem")
+_GCS = ("cloudzarr.storage.gcs", "GCSStore", "gcsfs", "GCSFileSystem")
+_AZURE = ("cloudzarr.storage.azure", "AzureStore", "adlfs", "AzureBlobFileSystem")
+#: URL scheme -> (store module, store class, filesystem module, filesystem class) of the
+#: backends whose options are checked. Other fsspec backends pass unknown options on to their
+#: own clients (sftp to paramiko...), so an option they do not name may still be right.
 _BACKENDS = {
-    "s3": ("s3fs", "S3FileSystem"),
-    "s3a": ("s3fs", "S3FileSystem"),
-    "gs": ("gcsfs", "GCSFileSystem"),
-    "gcs": ("gcsfs", "GCSFileSystem"),
-    "az": ("adlfs", "AzureBlobFileSystem"),
-    "abfs": ("adlfs", "AzureBlobFileSystem"),
-    "abfss": ("adlfs", "AzureBlobFileSystem"),
-}
+    "s3": _S3, "s3a": _S3, "gs": _GCS, "gcs": _GCS, "az": _AZURE, "abfs": _AZURE, "abfss": _AZURE,
+}  # fmt: skip
 
 #: Options the stores set themselves; a user passing them would fight the store.
 _SET_BY_STORE = frozenset({"asynchronous", "loop", "skip_instance_cache", "use_listings_cache"})
@@ -42,7 +39,11 @@ def known_options(scheme: str) -> frozenset[str] | None:
     import importlib
 
     try:
-        cls = getattr(importlib.import_module(backend[0]), backend[1])
+        store_cls = getattr(importlib.import_module(backend[0]), backend[1])
+        declared = getattr(store_cls, "option_names", None)
+        if declared:
+            return frozenset(declared)
+        cls = getattr(importlib.import_module(backend[2]), backend[3])
     except ImportError:
         return None
     names: set[str] = set()

@@ -107,7 +107,7 @@ def _run_demo(target: Target, console: Console, latency: float, *, cleanup: bool
         results_table(requests, title="single requests to the same store (cloudzarr bench)")
     )
     console.print(
-        "p50 is the full request time, ttfb p50 the time to the first byte (S3 GETs); "
+        "p50 is the full request time, ttfb p50 the time to the first byte (S3 and Azure GETs); "
         "`cloudzarr bench` measures more (--mix, --duration, --clients, --compare).",
         highlight=False,
     )
