@@ -8,12 +8,21 @@ import pytest
 from click.testing import CliRunner
 
 from cloudzarr.storage import LocalStore, MemoryStore
-from cloudzarr.tools.bench_zarr import create_race, parse_workloads, ramp, shard_read
+from cloudzarr.tools.bench_zarr import (
+    create_race,
+    hedging_effect,
+    parse_workloads,
+    ramp,
+    shard_read,
+)
 from cloudzarr.tools.cli import cli
+from moto_fixtures.servers import S3Server
 
 
 def test_parse_workloads() -> None:
-    assert parse_workloads("all") == ["open", "read-chunks", "shard-read", "create-race", "ramp"]
+    assert parse_workloads("all") == [
+        "open", "read-chunks", "shard-read", "create-race", "ramp", "hedging",
+    ]  # fmt: skip
     assert parse_workloads(None, hierarchy=True) == ["open"]
     with pytest.raises(ValueError, match="'fly'"):
         parse_workloads("open,fly")
@@ -22,13 +31,14 @@ def test_parse_workloads() -> None:
 def test_cli_runs_zarr_workloads_and_cleans_up(tmp_path: Path) -> None:
     folder = tmp_path / "store"
     folder.mkdir()
-    args = ["bench", str(folder), "--zarr", "read-chunks,shard-read,create-race,hedging"]
+    args = ["bench", str(folder), "--zarr", "read-chunks,shard-read,create-race,hedging,cache"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "chunks / s" in result.output
     assert "GET requests per inner-chunk read" in result.output
     assert "winners per round (must be 1)" in result.output
-    assert "--zarr hedging: not available" in result.output
+    assert "only cloud stores hedge GETs" in result.output
+    assert "--zarr cache: not available" in result.output
     assert [p for p in folder.rglob("*") if p.is_file()] == []
 
 
@@ -48,3 +58,14 @@ async def test_ramp_ends_with_a_verdict() -> None:
     table = await ramp(MemoryStore(), step_s=0.05, max_concurrency=8)
     verdict = list(table.columns[1].cells)[-1]
     assert "no throttling" in str(verdict)
+
+
+async def test_hedging_sends_at_most_its_budget_more(s3_server: S3Server) -> None:
+    bucket = s3_server.create_bucket()
+    table = await hedging_effect(f"s3://{bucket}", dict(s3_server.storage_options), requests=200)
+    cells = dict(zip(table.columns[0].cells, table.columns[1].cells, strict=True))
+    assert cells["hedging off: requests sent"] == "200 for 200 GETs"
+    sent_on = str(cells["hedging on: requests sent"])
+    sent = int(sent_on.split()[0])
+    # The budget: at most 5 % more GETs than asked for.
+    assert 200 <= sent <= 210, sent_on
