@@ -70,8 +70,20 @@ class Outputs:
     "--duration-per-cell", type=float, default=None, metavar="S", help="Seconds per cell."
 )
 @click.option("--clients", type=click.IntRange(min=1), default=1, help="Client processes.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write {meta, rows (with per-second series), warnings} as JSON.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Draw latency percentiles and throughput over time (needs the 'plot' extra).",
+)
 @click.option(
     "--raw",
     "raw_path",
@@ -99,7 +111,8 @@ class Outputs:
     "zarr_workloads",
     default=None,
     metavar="NAMES",
-    help="Zarr workloads instead of requests: open,read-chunks,shard-read,create-race,ramp "
+    help="Zarr workloads instead of requests: open,read-chunks,shard-read,create-race,ramp,"
+    "hedging "
     "(or 'all').",
 )
 @click.option("--hierarchy", is_flag=True, help="Same as --zarr open.")
