@@ -193,8 +193,12 @@ async def ramp(store: Any, *, step_s: float = 1.0, max_concurrency: int = 256) -
     best = 0.0
     flat_steps = 0
     verdict = f"no throttling up to concurrency {max_concurrency}"
+    limiter = getattr(store, "limiter", None)
     while conc <= max_concurrency:
         done = throttled = 0
+        # A cloud store retries a throttled request and halves its limiter: those cuts count
+        # as throttling too, even when the retry then succeeded.
+        cuts = getattr(limiter, "decreases", 0)
         deadline = time.perf_counter() + step_s
 
         async def worker(deadline: float = deadline) -> None:
@@ -211,6 +215,7 @@ async def ramp(store: Any, *, step_s: float = 1.0, max_concurrency: int = 256) -
             for _ in range(conc):
                 group.create_task(worker())
         rate = done / (time.perf_counter() - start)
+        throttled += getattr(limiter, "decreases", 0) - cuts
         rows.append((f"concurrency {conc}", f"{rate:,.0f} req/s, {throttled} throttled"))
         if throttled:
             verdict = f"throttling (429/503) began at about {rate:,.0f} req/s"

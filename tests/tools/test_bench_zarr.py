@@ -54,6 +54,17 @@ async def test_create_race_has_one_winner() -> None:
     assert list(table.columns[1].cells) == ["1, 1, 1"]
 
 
+async def test_ramp_reports_where_throttling_begins() -> None:
+    from cloudzarr.storage.faults import FaultStore
+
+    throttling = FaultStore(MemoryStore(), error_rate=0.05, seed=1, kinds=["throttled"],
+                            operations=["get"])  # fmt: skip
+    table = await ramp(throttling, step_s=0.05, max_concurrency=8)
+    rows = dict(zip(table.columns[0].cells, table.columns[1].cells, strict=True))
+    assert str(rows["verdict"]).startswith("throttling (429/503) began at about")
+    assert "throttled" in str(rows["concurrency 1"]) and len(rows) == 2
+
+
 async def test_ramp_ends_with_a_verdict() -> None:
     table = await ramp(MemoryStore(), step_s=0.05, max_concurrency=8)
     verdict = list(table.columns[1].cells)[-1]
