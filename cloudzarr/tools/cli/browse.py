@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from cloudzarr.tools.cli.common import (
+    busy,
     checked_options,
     console,
     errors_as_one_line,
@@ -63,8 +64,9 @@ def tree(url: str, storage_option: tuple[str, ...], level: int | None) -> None:
             return f"{node.basename or '/'} {tuple(node.shape)} {node.dtype}"
         return str(await node.tree(level))
 
-    with errors_as_one_line():
-        click.echo(run(work()))
+    with errors_as_one_line(), busy("reading"):
+        text = run(work())
+    click.echo(text)
 
 
 @click.command()
@@ -78,8 +80,9 @@ def info(url: str, storage_option: tuple[str, ...]) -> None:
         node = await open_node(open_url(url, options, read_only=True))
         return str(await node.info_complete())
 
-    with errors_as_one_line():
-        click.echo(run(work()))
+    with errors_as_one_line(), busy("reading"):
+        text = run(work())
+    click.echo(text)
 
 
 @click.command(name="ls")
@@ -95,7 +98,7 @@ def ls(url: str, storage_option: tuple[str, ...]) -> None:
             return [(node.basename or "/", node)]
         return sorted([item async for item in node.members()], key=lambda m: m[0])
 
-    with errors_as_one_line():
+    with errors_as_one_line(), busy("listing"):
         members = run(work())
     table = Table(header_style="bold", box=None)
     for name in ("name", "kind", "shape", "dtype", "chunks"):

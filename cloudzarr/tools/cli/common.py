@@ -247,6 +247,14 @@ def progress_bar(*, transient: bool = True) -> Progress:
     )
 
 
+@contextlib.contextmanager
+def busy(description: str) -> Iterator[None]:
+    """An indeterminate progress bar on stderr while a step of unknown length runs."""
+    with progress_bar() as bar:
+        bar.add_task(description, total=None)
+        yield
+
+
 def interrupted(message: str = "interrupted") -> None:
     """Say so on stderr and exit with the shell's status for SIGINT."""
     Console(stderr=True).print(f"[yellow]{message}[/yellow]")

@@ -8,6 +8,7 @@ import click
 
 from cloudzarr.tools.cli.browse import open_node, run
 from cloudzarr.tools.cli.common import (
+    busy,
     checked_options,
     console,
     errors_as_one_line,
@@ -31,7 +32,7 @@ def consolidate(url: str, storage_option: tuple[str, ...]) -> None:
         group = await consolidate_metadata(open_url(url, options))
         return await group.nmembers(max_depth=None)
 
-    with errors_as_one_line():
+    with errors_as_one_line(), busy("consolidating"):
         count = run(work())
     console().print(f"consolidated {count} node(s) under {url}", highlight=False)
 
@@ -80,7 +81,7 @@ def rm(url: str, storage_option: tuple[str, ...], yes: bool) -> None:
                 return
         await open_url(url, options).delete_dir("")
 
-    with errors_as_one_line():
+    with errors_as_one_line(), busy("deleting"):
         run(delete())
     console().print(f"deleted {url}", highlight=False)
 
@@ -104,7 +105,7 @@ def mv(url: str, source: str, dest: str, storage_option: tuple[str, ...]) -> Non
         group = await AsyncGroup.open(open_url(url, options))
         await group.move(source, dest)
 
-    with errors_as_one_line():
+    with errors_as_one_line(), busy("moving"):
         run(work())
     console().print(f"moved {source} to {dest} in {url}", highlight=False)
 
