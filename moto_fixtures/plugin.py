@@ -1,7 +1,7 @@
 """Pytest plugin: session-scoped emulators on 127.0.0.1 and a fresh bucket or container per test.
 
-Registered as the ``pytest11`` entry point ``moto_fixtures``, so every test of the project (and
-of anyone who installs it) can ask for:
+Registered by ``tests/conftest.py`` (``pytest_plugins``), so every test of the project
+can ask for:
 
 - servers (session): ``s3_server``, ``gcs_server``, ``azure_server``;
 - options (per test): ``s3_storage_options``, ``gcs_storage_options``, ``azure_storage_options``;
