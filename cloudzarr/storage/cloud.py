@@ -69,6 +69,7 @@ class CloudStore(FsspecStore):
     bucket_word: ClassVar[str] = "bucket"
     counts_requests_per_operation = False
     supports_bulk_delete = True
+    share_when_unpickled = True
 
     def __init__(
         self,
