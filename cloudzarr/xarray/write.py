@@ -31,10 +31,11 @@ import numpy as np
 from dask.delayed import Delayed, delayed
 from xarray import Dataset, Variable
 from xarray.backends.zarr import FillValueCoder, encode_zarr_attr_value, encode_zarr_variable
-from xarray.conventions import encode_dataset_coordinates
+from xarray.conventions import decode_cf_variables, encode_dataset_coordinates
 
 from cloudzarr.api import synchronous as api
 from cloudzarr.arrays import Array, build_array_metadata
+from cloudzarr.dask.plan import aligned_chunks, check_plan, normalize_region
 from cloudzarr.dask.write import _finish, _write_tasks, plan_write, run_tasks
 from cloudzarr.errors import InvalidArgumentError
 from cloudzarr.groups import Group
@@ -42,7 +43,7 @@ from cloudzarr.metadata.dtypes import STRING_DTYPE
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.progress import ProgressCallback, resolve_progress
 from cloudzarr.storage import Store, open_store
-from cloudzarr.xarray.backend import DIMENSION_KEY
+from cloudzarr.xarray.backend import DIMENSION_KEY, CloudzarrDataStore
 
 __all__ = ["to_zarr"]
 
@@ -51,8 +52,26 @@ _MODES = ("w", "w-", "a", "r+")
 _ENCODING_KEYS = {"chunks", "shards", "compressors", "filters", "fill_value", "dtype"}
 
 
+def _existing_encodings(group: Group, names: set[str], mask: bool) -> dict[str, dict[str, Any]]:
+    """The encodings of the stored variables among ``names``, as xarray decodes them.
+
+    Data appended or written into a region must be encoded exactly as what is stored (time
+    units and calendar, scale, dtype), or it would be stored relative to other units.
+    """
+    store = CloudzarrDataStore(group, use_zarr_fill_value_as_mask=mask)
+    stored = {k: v for k, v in store.arrays().items() if k in names}
+    if not stored:
+        return {}
+    raw = {k: store.open_store_variable(a) for k, a in stored.items()}
+    decoded, _, _ = decode_cf_variables(raw, dict(store.get_attrs()))
+    return {str(k): dict(v.encoding) for k, v in decoded.items()}
+
+
 def _encoded(
-    ds: Dataset, encoding: Mapping[Hashable, Mapping[str, Any]], fmt: int
+    ds: Dataset,
+    encoding: Mapping[Hashable, Mapping[str, Any]],
+    fmt: int,
+    existing: Mapping[str, Mapping[str, Any]],
 ) -> tuple[dict[str, Variable], dict[str, Any]]:
     """The dataset's variables and attributes, CF-encoded as xarray's zarr backend does."""
     unknown = [str(k) for k in encoding if k not in ds.variables]
@@ -69,7 +88,10 @@ def _encoded(
                 f"encoding of variable {name!r}: unsupported keys {bad} "
                 f"(cloudzarr takes {sorted(_ENCODING_KEYS)})"
             )
-        var.encoding = {**var.encoding, **extra}
+        if str(name) in existing:
+            var.encoding = dict(existing[str(name)])
+        else:
+            var.encoding = {**var.encoding, **extra}
         out[str(name)] = encode_zarr_variable(var, name=name, zarr_format=2 if fmt == 2 else 3)
     return out, {str(k): encode_zarr_attr_value(v) for k, v in attrs.items()}
 
@@ -281,54 +303,70 @@ def to_zarr(
     mask = use_zarr_fill_value_as_mask
     if mask is None:
         mask = fmt == 2
-    variables, attrs = _encoded(ds, encoding or {}, fmt)
+    existing_enc = {}
+    if existing is not None and mode in ("a", "r+") and (append_dim or region is not None):
+        existing_enc = _existing_encodings(existing, {str(n) for n in ds.variables}, mask)
+    variables, attrs = _encoded(ds, encoding or {}, fmt, existing_enc)
 
-    arrays: dict[str, Array] = {}
-    offsets: dict[str, int] = {}
-    new_nodes: dict[str, Any] = {}
-    metadata_changed = False
     current: dict[str, Array] = dict(existing.arrays()) if existing is not None else {}
+    # 1. Decide every variable's target (no writes yet), so a refusal leaves nothing behind.
+    offsets: dict[str, int] = {}
+    resizes: dict[str, tuple[int, ...]] = {}
+    new_nodes: dict[str, Any] = {}
+    targets: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # name -> (shape, grid)
     if existing is None:
-        gmeta = (GroupMetadataV3 if fmt == 3 else GroupMetadataV2)(attributes=attrs)
-        new_nodes[path] = gmeta
-    elif mode == "a" and attrs:
-        existing.update_attributes(attrs)
-        metadata_changed = True
+        new_nodes[path] = (GroupMetadataV3 if fmt == 3 else GroupMetadataV2)(attributes=attrs)
     for name, var in variables.items():
-        if name in current:
-            if mode == "a" and append_dim is not None and append_dim in var.dims:
-                array = current[name]
+        if name in current and not (mode == "a" and region is None and append_dim is None):
+            array = current[name]
+            shape = array.shape
+            if append_dim is not None and append_dim in var.dims:
                 axis = var.dims.index(append_dim)
                 offsets[append_dim] = array.shape[axis]
-                new_shape = list(array.shape)
-                new_shape[axis] += var.shape[axis]
-                array.resize(new_shape)
-                metadata_changed = True
-            elif mode == "a" and region is None and append_dim is None:
-                # Overwritten in place: replaced with the new definition.
-                new_nodes[_join(path, name)] = _array_metadata(name, var, fmt, mask)
-                continue
-            arrays[name] = current[name]
-        elif mode == "r+":
+                shape = tuple(
+                    n + var.shape[axis] if i == axis else n for i, n in enumerate(array.shape)
+                )
+                resizes[name] = shape
+            targets[name] = (shape, array.metadata.chunks)
+        elif name not in current and mode == "r+":
             raise InvalidArgumentError(
                 f"variable {name!r} is not in group {path or '/'!r}; mode 'r+' writes only "
                 "existing variables (use mode 'a' to add it)"
             )
+        elif name not in current and append_dim in var.dims and existing is not None:
+            raise InvalidArgumentError(
+                f"variable {name!r} is new but has the append dimension {append_dim!r}"
+            )
         else:
-            if append_dim is not None and existing is not None and append_dim in var.dims:
-                raise InvalidArgumentError(
-                    f"variable {name!r} is new but has the append dimension {append_dim!r}"
-                )
-            new_nodes[_join(path, name)] = _array_metadata(name, var, fmt, mask)
+            # New, or (mode 'a' without append_dim or region) replaced by its new definition.
+            meta = _array_metadata(name, var, fmt, mask)
+            new_nodes[_join(path, name)] = meta
+            targets[name] = (meta.shape, meta.chunks)
+    for name, var in variables.items():
+        shape, grid = targets[name]
+        selection = _region_slices(name, var, region, offsets)
+        offset = normalize_region(selection, shape, var.shape, name)
+        chunks = var.chunks if var.chunks is not None else tuple((n,) for n in var.shape)
+        if var.chunks is not None:
+            chunks = aligned_chunks(var.chunks, offset, grid)
+        check_plan(chunks, offset, shape, grid, name, safe_edges=safe_chunks)
+
+    # 2. Metadata, all of it before any data.
+    metadata_changed = bool(new_nodes or resizes)
+    if existing is not None and mode == "a" and attrs:
+        existing.update_attributes(attrs)
+        metadata_changed = True
+    arrays: dict[str, Array] = {}
+    for name, shape in resizes.items():
+        current[name].resize(shape)
     if new_nodes:
         created = api.create_hierarchy(store=store, nodes=new_nodes, overwrite=mode in ("w", "a"))
-        metadata_changed = True
-        for name in variables:
-            node = created.get(_join(path, name))
-            if isinstance(node, Array):
-                arrays[name] = node
+        current.update(
+            {n: node for n in variables if isinstance(node := created.get(_join(path, n)), Array)}
+        )
+    arrays = {name: current[name] for name in variables}
 
-    # Data: numpy now, dask through the shard-safe plan.
+    # 3. Data: numpy now, dask through the shard-safe plan.
     token = uuid.uuid4().hex
     tasks: list[Delayed] = []
     for name, var in variables.items():
@@ -341,14 +379,6 @@ def to_zarr(
             )
             tasks.extend(_write_tasks(source, array, plan, f"{token}-{len(tasks)}"))
         else:
-            if safe_chunks and selection is not None:
-                from cloudzarr.dask.plan import check_plan, normalize_region
-
-                offset = normalize_region(selection, array.shape, var.shape, array.path)
-                check_plan(
-                    tuple((n,) for n in var.shape), offset, array.shape, array.metadata.chunks,
-                    array.path, safe_edges=True,
-                )  # fmt: skip
             array[selection if selection is not None else ...] = np.asarray(data)
     consolidate_path = path if (consolidated and metadata_changed) else None
     if not compute:
