@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import copy
-import json
-import threading
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -108,8 +106,6 @@ class Store(ABC):
     supports_compare_and_swap: ClassVar[bool] = False
     #: The base class counts one request per operation; cloud stores count HTTP requests instead.
     counts_requests_per_operation: ClassVar[bool] = True
-    #: Unpickles in one process share one store per configuration (stores holding sessions).
-    share_when_unpickled: ClassVar[bool] = False
 
     def __init__(self, *, read_only: bool = False, concurrency: int | None = None) -> None:
         self._read_only = bool(read_only)
@@ -434,35 +430,5 @@ class Store(ABC):
         """Yield pages of names one level under ``prefix/``, relative, without slashes."""
 
 
-#: Stores rebuilt from a pickle in this process, by configuration (see :func:`_rebuild_store`).
-_UNPICKLED: dict[tuple[type[Store], str], Store] = {}
-_UNPICKLED_LOCK = threading.Lock()
-
-
-def _config_key(config: Mapping[str, Any]) -> str:
-    # Configurations are JSON-like (options may nest); repr covers the rest deterministically.
-    return json.dumps(config, sort_keys=True, default=repr)
-
-
 def _rebuild_store(cls: type[Store], config: dict[str, Any]) -> Store:
-    """Rebuild a store from its pickled configuration, without I/O.
-
-    Stores that hold network sessions (``share_when_unpickled``) are rebuilt once per
-    configuration per process and shared by every later unpickle: a dask worker that unpickles
-    a thousand tasks naming one array keeps one session (and one limiter) for all of them,
-    instead of a session per task that nobody closes.
-    """
-    if not cls.share_when_unpickled:
-        return cls(**config)
-    key = (cls, _config_key(config))
-    # A read-only and a writable store of one configuration share connections too, as a
-    # with_read_only view does in the process that pickled them.
-    shared_key = (cls, _config_key({**config, "read_only": False}))
-    with _UNPICKLED_LOCK:
-        store = _UNPICKLED.get(key)
-        if store is None:
-            base = _UNPICKLED.get(shared_key)
-            if base is None:
-                base = _UNPICKLED[shared_key] = cls(**{**config, "read_only": False})
-            store = _UNPICKLED[key] = base.with_read_only(bool(config.get("read_only")))
-        return store
+    return cls(**config)

@@ -27,12 +27,15 @@ def _read_corner(blob: bytes) -> float:
 
 
 def _sessions() -> dict[str, int]:
-    """The aiohttp sessions this process holds, and how many are open."""
+    """The shared storage clients and live aiohttp sessions this process holds."""
     import aiohttp
+
+    from cloudzarr.storage.transport import client_count
 
     gc.collect()
     sessions = [o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession)]
     return {
+        "clients": client_count(),
         "aiohttp_sessions": len(sessions),
         "open_sessions": sum(not s.closed for s in sessions),
     }

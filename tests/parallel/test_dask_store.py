@@ -26,6 +26,7 @@ from cloudzarr.errors import InvalidArgumentError, UnsafeWriteError
 from cloudzarr.progress import resolve_progress
 from cloudzarr.storage import MemoryStore
 from cloudzarr.storage.s3 import S3Store
+from cloudzarr.storage.transport import client_count
 
 
 def source(shape: tuple[int, ...], chunks: tuple[int, ...]) -> da.Array:
@@ -141,17 +142,12 @@ def test_to_dask_blocks_follow_shards_and_names_are_stable() -> None:
     np.testing.assert_array_equal(d.compute(), arr[...])
 
 
-def test_cloud_store_unpickles_once_per_configuration(s3_store: S3Store) -> None:
-    blob = pickle.dumps(s3_store)
-    first, second = pickle.loads(blob), pickle.loads(blob)
-    assert first is second and first == s3_store and first is not s3_store
-    reader = pickle.loads(pickle.dumps(s3_store.with_read_only()))
-    assert reader.read_only and reader is not first
-    # The read-only view shares the writable store's connections and limiter.
-    assert reader.limiter is first.limiter and reader._loop_fs is first._loop_fs
-
-
-def test_local_stores_unpickle_as_new_stores(tmp_path: Path) -> None:
-    local = cloudzarr.LocalStore(tmp_path)
-    blob = pickle.dumps(local)
-    assert pickle.loads(blob) is not pickle.loads(blob)
+def test_unpickled_arrays_share_one_client_per_configuration(s3_store: S3Store) -> None:
+    arr = cloudzarr.create_array(s3_store, name="x", shape=(4,), dtype="i8", chunks=(2,))
+    arr[...] = np.arange(4)
+    clients = client_count()
+    blob = pickle.dumps(cloudzarr.open_array(s3_store, path="x", mode="r"))
+    copies = [pickle.loads(blob) for _ in range(50)]
+    assert [int(c[3]) for c in copies] == [3] * 50
+    # No I/O on unpickle and no new client: every copy reuses the process's shared one.
+    assert client_count() == clients

@@ -40,10 +40,6 @@ def separate_instance(store: Store) -> Store:
     """Another store object over the same storage, as a second process would build it."""
     if isinstance(store, MemoryStore):
         return MemoryStore(store._data)  # pickling a MemoryStore copies its values
-    if type(store).share_when_unpickled:
-        # Unpickles in one process share one cloud store per configuration (one session per
-        # dask worker); a second process builds its own from the configuration.
-        return type(store)(**store._full_config())
     clone: Store = pickle.loads(pickle.dumps(store))
     return clone
 
