@@ -9,6 +9,8 @@ import numpy as np
 
 from cloudzarr.arrays.async_array import ArrayMetadata, AsyncArray, MetadataHook
 from cloudzarr.arrays.attributes import Attributes
+from cloudzarr.arrays.extras import SyncArrayExtras
+from cloudzarr.arrays.selection_api import SyncSelectionMethods
 from cloudzarr.storage.base import Store
 from cloudzarr.sync import sync
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Array"]
 
 
-class Array:
+class Array(SyncSelectionMethods, SyncArrayExtras):
     """A Zarr array with a sync, numpy-like API.
 
     Parameters

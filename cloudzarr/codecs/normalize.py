@@ -40,7 +40,7 @@ from numcodecs.abc import Codec as Numcodec
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedCodecError
 from cloudzarr.metadata.codec_specs import BLOSC_SHUFFLES, CodecSpec, parse_v3_codecs
-from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.dtypes import has_byte_order, is_string_dtype
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
 
 __all__ = [
@@ -75,7 +75,7 @@ def default_v3_serializer(dtype: np.dtype[Any]) -> CodecSpec:
     """``vlen-utf8`` for strings, else ``bytes`` (little endian for multi-byte types)."""
     if is_string_dtype(dtype):
         return CodecSpec("vlen-utf8")
-    if dtype.itemsize == 1:
+    if not has_byte_order(dtype):
         return CodecSpec("bytes")
     return CodecSpec("bytes", {"endian": "little"})
 

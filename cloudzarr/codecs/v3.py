@@ -27,7 +27,7 @@ from cloudzarr.codecs.base import (
 from cloudzarr.codecs.direct import CheckedNumcodec
 from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
 from cloudzarr.metadata.codec_specs import CodecSpec
-from cloudzarr.metadata.dtypes import STRING_DTYPE
+from cloudzarr.metadata.dtypes import STRING_DTYPE, has_byte_order
 from cloudzarr.metadata.frozen import thaw
 
 __all__ = [
@@ -128,7 +128,7 @@ class BytesCodec(ArrayBytesCodec):
 
     def stored_dtype(self, dtype: np.dtype[Any]) -> np.dtype[Any]:
         """The dtype of the stored bytes (``dtype`` in the codec's byte order)."""
-        if dtype.itemsize == 1:
+        if not has_byte_order(dtype):
             return dtype
         return dtype.newbyteorder("<" if self.endian == "little" else ">")
 

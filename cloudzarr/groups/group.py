@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.attributes import Attributes
 from cloudzarr.groups.async_group import AsyncGroup
+from cloudzarr.groups.convenience import SyncGroupShortcuts
 from cloudzarr.groups.info import GroupInfo
 from cloudzarr.groups.tree import TreeText
+from cloudzarr.metadata.unreadable import UnreadableNode
 from cloudzarr.storage.base import Store
 from cloudzarr.sync import sync
 
@@ -26,14 +28,28 @@ async def _collect[T](it: AsyncIterator[T]) -> list[T]:
     return [x async for x in it]
 
 
-def wrap_node(node: AsyncArray | AsyncGroup) -> Array | Group:
-    """The sync wrapper of an async node."""
+@overload
+def wrap_node(node: AsyncArray | AsyncGroup) -> Array | Group: ...
+
+
+@overload
+def wrap_node(
+    node: AsyncArray | AsyncGroup | UnreadableNode,
+) -> Array | Group | UnreadableNode: ...
+
+
+def wrap_node(
+    node: AsyncArray | AsyncGroup | UnreadableNode,
+) -> Array | Group | UnreadableNode:
+    """The sync wrapper of an async node (an unreadable member stays as it is)."""
+    if isinstance(node, UnreadableNode):
+        return node
     if isinstance(node, AsyncGroup):
         return Group(node)
     return Array(node)
 
 
-class Group:
+class Group(SyncGroupShortcuts):
     """A Zarr group with a sync API; every method delegates to :class:`AsyncGroup`.
 
     Parameters
@@ -163,8 +179,9 @@ class Group:
 
     def members(
         self, max_depth: int | None = 0, *, use_consolidated_for_children: bool = True
-    ) -> tuple[tuple[str, Array | Group], ...]:
-        """``(path, node)`` for every member, sorted by path (see :meth:`AsyncGroup.members`)."""
+    ) -> tuple[tuple[str, Array | Group | UnreadableNode], ...]:
+        """``(path, node)`` for every member, sorted by path (see :meth:`AsyncGroup.members`);
+        a member that cannot be read is an :class:`UnreadableNode` naming it and why."""
         found = sync(
             _collect(
                 self._async_group.members(

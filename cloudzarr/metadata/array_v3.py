@@ -199,8 +199,8 @@ class ArrayMetadataV3:
         return len(self.shape)
 
     @property
-    def data_type(self) -> str:
-        """The v3 ``data_type`` name."""
+    def data_type(self) -> str | dict[str, Any]:
+        """The v3 ``data_type``: a name, or an object for parameterised types."""
         return v3_data_type_name(self.dtype)
 
     @property

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedCodecError
-from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.dtypes import has_byte_order, is_string_dtype
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
 
 __all__ = [
@@ -182,13 +182,13 @@ def parse_codec(
     if name == "bytes":
         _check_keys(config, {"endian"}, where)
         endian = config.get("endian")
-        if dtype.itemsize > 1 and not is_string_dtype(dtype) and endian is None:
+        if has_byte_order(dtype) and endian is None:
             raise InvalidMetadataError(f"{where}: configuration.endian is required for {dtype}")
         if endian is not None and endian not in ("little", "big"):
             raise InvalidMetadataError(f"{where}: configuration.endian must be 'little' or 'big'")
         if is_string_dtype(dtype):
             raise UnsupportedCodecError(f"{where}: the bytes codec cannot encode strings")
-        if dtype.itemsize == 1:
+        if not has_byte_order(dtype):
             return CodecSpec(name)
         return CodecSpec(name, {"endian": endian})
     if name == "transpose":
