@@ -7,8 +7,8 @@
 Arrays and stores pickle as their configuration (credentials included: a pickle of an array on
 a store opened with ``key=``/``secret=`` carries them; open the store without credentials and
 let each worker's environment supply them, e.g. ``AWS_ACCESS_KEY_ID``, to keep them out of
-the task graph). On a worker, every unpickle of one store configuration shares one store and
-its session.
+the task graph). Unpickling does no I/O; on a worker, every store unpickled from one
+configuration shares the process's one client for it (``cloudzarr.storage.transport``).
 """
 
 from cloudzarr.dask.plan import WritePlan, aligned_chunks, check_plan

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from cloudzarr.errors import InvalidMetadataError, UnsupportedDataTypeError
+from cloudzarr.errors import InvalidMetadataError
 from cloudzarr.storage.s3 import S3Store
 from cloudzarr.xarray import CloudzarrBackendEntrypoint
 
@@ -115,13 +115,8 @@ def test_missing_dimension_names_are_a_typed_error(tmp_path: Path, fmt: int) -> 
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.xfail(
-    raises=UnsupportedDataTypeError,
-    strict=True,
-    reason="xarray + zarr-python store str coordinates as fixed-width <U (v2) / "
-    "fixed_length_utf32 (v3); cloudzarr reads them once wt-zfeatures' dtypes are merged",
-)
 def test_reads_string_coordinates_written_by_zarr_python(tmp_path: Path, fmt: int) -> None:
+    # xarray + zarr-python store str coordinates fixed-width: <U4 (v2), fixed_length_utf32 (v3).
     ds = sample().assign_coords(name=("x", ["a", "bb", "ccc", "dddd"]))
     ds.to_zarr(tmp_path / "d.zarr", zarr_format=fmt, mode="w")
     assert_same(xr.open_dataset(tmp_path / "d.zarr", engine="cloudzarr"), ds)
