@@ -28,25 +28,34 @@ def declared_entry_point() -> str:
     return value
 
 
-@pytest.fixture(scope="session", autouse=True)
-def cloudzarr_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Make sure ``engine="cloudzarr"`` resolves to the entry point pyproject declares."""
-    if "cloudzarr" in list_engines():
-        yield declared_entry_point()
-        return
-    site = tmp_path_factory.mktemp("entry-point")
+def write_entry_point(site: Path) -> None:
+    """Install pyproject's ``xarray.backends`` entry point as a distribution in ``site``."""
     info = site / "cloudzarr_xarray_backend-0.0.dist-info"
-    info.mkdir()
+    info.mkdir(parents=True, exist_ok=True)
     (info / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: cloudzarr-xarray-backend\nVersion: 0.0\n"
     )
     (info / "entry_points.txt").write_text(
         f"[xarray.backends]\ncloudzarr = {declared_entry_point()}\n"
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def entry_point_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:
+    """Make sure ``engine="cloudzarr"`` resolves to the entry point pyproject declares.
+
+    Yields the folder put on ``sys.path`` for it (child processes need it on ``PYTHONPATH``
+    too), or None when the environment already has the entry point.
+    """
+    if "cloudzarr" in list_engines():
+        yield None
+        return
+    site = tmp_path_factory.mktemp("entry-point")
+    write_entry_point(site)
     sys.path.insert(0, str(site))
     list_engines.cache_clear()
     try:
-        yield declared_entry_point()
+        yield site
     finally:
         sys.path.remove(str(site))
         list_engines.cache_clear()
