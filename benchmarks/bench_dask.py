@@ -19,6 +19,8 @@ Reported per (library, scheduler, operation): best wall-clock of the repeats, MB
 process's peak resident growth, ``x threads`` (processes / threads, same library: the target is
 at most 1.5) and ``speedup`` (zarr-python's time / cloudzarr's, same scheduler: at least 1).
 moto serves about 150 requests/s on two cores, so absolute figures are moto's, not S3's.
+The "Unclosed client session" lines a run may print come from s3fs under zarr-python (cloudzarr's
+S3 store has no aiohttp session).
 
 Usage::
 
