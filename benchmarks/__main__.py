@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "hierarchy": "benchmarks.bench_hierarchy",
     "arrays": "benchmarks.bench_arrays",
     "overhead": "benchmarks.bench_overhead",
+    "dask": "benchmarks.bench_dask",
 }
 
 #: Tiny-run arguments for modules that define no ``QUICK`` of their own.
@@ -54,6 +55,9 @@ VERSIONED = (
     "gcsfs",
     "adlfs",
     "aiohttp",
+    "dask",
+    "distributed",
+    "xarray",
     "moto",
     "tensorstore",
 )
