@@ -15,6 +15,7 @@ The credentials below are the emulators' public test credentials; they are never
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -147,6 +149,22 @@ class AzureServer:
 
     def __repr__(self) -> str:
         return f"AzureServer(blob_endpoint={self.blob_endpoint!r}, account={self.account_name!r})"
+
+
+def through(server: S3Server | GCSServer | AzureServer, proxy_url: str) -> Any:
+    """``server`` as seen through a proxy at ``proxy_url``: the same server type, whose
+    ``storage_options`` (and clients) reach the server by way of the proxy."""
+    if isinstance(server, AzureServer):
+        return dataclasses.replace(server, blob_endpoint=f"{proxy_url}/{server.account_name}")
+    return dataclasses.replace(server, endpoint_url=proxy_url)
+
+
+def host_port(url: str) -> tuple[str, int]:
+    """Host and port of an ``http://host:port/...`` URL."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.hostname is None or parsed.port is None:
+        raise ValueError(f"no host and port in {url!r}")
+    return parsed.hostname, parsed.port
 
 
 # --- process handling ------------------------------------------------------------------------
