@@ -20,6 +20,7 @@ key                            environment variable            default   meaning
                                                                          failure
 ``storage.backoff_min``        ``CLOUDZARR_BACKOFF_MIN``       0.1       first backoff, seconds
 ``storage.backoff_max``        ``CLOUDZARR_BACKOFF_MAX``       15.0      longest backoff
+``storage.hedge``              ``CLOUDZARR_HEDGE``             False     hedged cloud GETs
 ``codec.threads``              ``CLOUDZARR_CODEC_THREADS``     None      codec pool threads
                                                                          (None: one per core)
 ``array.write_empty_chunks``   ``CLOUDZARR_WRITE_EMPTY_CHUNKS`` False    store chunks equal to
@@ -64,6 +65,7 @@ def _settings() -> dict[str, Setting]:
         "storage.retries": Setting("CLOUDZARR_RETRIES", 10, int, minimum=0),
         "storage.backoff_min": Setting("CLOUDZARR_BACKOFF_MIN", 0.1, float, minimum=0),
         "storage.backoff_max": Setting("CLOUDZARR_BACKOFF_MAX", 15.0, float, minimum=0),
+        "storage.hedge": Setting("CLOUDZARR_HEDGE", False, bool),
         "codec.threads": Setting("CLOUDZARR_CODEC_THREADS", None, int, True, 1),
         "array.write_empty_chunks": Setting("CLOUDZARR_WRITE_EMPTY_CHUNKS", False, bool),
         "array.order": Setting("CLOUDZARR_ARRAY_ORDER", "C", str),
