@@ -50,7 +50,13 @@ async def members(store: Store, *, consolidated: bool) -> dict[str, dict[str, An
     from a walk of the store."""
     root = await AsyncGroup.open(store, use_consolidated=consolidated)
     assert root.consolidated == consolidated
-    return {p: node.metadata.to_dict() async for p, node in root.members(max_depth=None)}
+    found = {}
+    async for path, node in root.members(max_depth=None):
+        doc = node.metadata.to_dict()
+        # A group read from its parent's consolidated metadata carries an empty one of its own.
+        doc.pop("consolidated_metadata", None)
+        found[path] = doc
+    return found
 
 
 async def create_or_lose(store: Store, name: str) -> bool:
