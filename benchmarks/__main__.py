@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "hierarchy": "benchmarks.bench_hierarchy",
     "arrays": "benchmarks.bench_arrays",
     "overhead": "benchmarks.bench_overhead",
+    "requests": "benchmarks.bench_requests",
 }
 
 #: Tiny-run arguments for modules that define no ``QUICK`` of their own.
@@ -55,6 +56,7 @@ VERSIONED = (
     "adlfs",
     "aiohttp",
     "moto",
+    "obstore",
     "tensorstore",
 )
 

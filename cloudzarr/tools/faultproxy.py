@@ -26,8 +26,8 @@ answers ``tail_latency`` late) and ``throttle_above``: a request arriving while 
 in flight gets the throttling answer. The plan can be swapped while the proxy runs.
 
 Use :class:`FaultProxy` in a running loop, :func:`run_fault_proxy` from synchronous code (a
-thread of its own), or ``python -m cloudzarr.tools.faultproxy`` for a proxy in another process
-(benchmarks, so the proxy's CPU is not charged to the client).
+thread of its own), or :func:`run_fault_proxy_process` (``python -m cloudzarr.tools.faultproxy``)
+for a proxy in another process (benchmarks, so the proxy's CPU is not charged to the client).
 """
 
 from __future__ import annotations
@@ -298,6 +298,9 @@ class FaultProxy:
                 pass
         except (OSError, ProtocolError, asyncio.IncompleteReadError):
             client_w.transport.abort()
+        except asyncio.CancelledError:
+            # stop() cancels every connection; this task is the top of its own stack.
+            client_w.transport.abort()
         finally:
             self._tasks.discard(task)
             client_w.close()
@@ -436,10 +439,53 @@ def run_fault_proxy(
         yield proxy
 
 
+@contextlib.contextmanager
+def run_fault_proxy_process(
+    target_host: str,
+    target_port: int,
+    plan: FaultPlan | None = None,
+    *,
+    flavour: Flavour = "s3",
+    stats: Counter[str] | None = None,
+) -> Iterator[str]:
+    """Run a fault proxy in a process of its own; yield its URL.
+
+    Benchmarks use this so the proxy's CPU is not charged to the client being measured. On
+    exit the proxy's :attr:`FaultProxy.stats` are added to ``stats`` when given.
+    """
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable, "-m", "cloudzarr.tools.faultproxy",
+        "--target", f"{target_host}:{target_port}",
+        "--plan", (plan or FaultPlan()).to_json(),
+        "--flavour", flavour,
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("port "):
+            raise RuntimeError(f"the fault proxy did not start (said {line!r})")
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.stdin.close()  # the proxy's signal to stop and report
+        report = proc.stdout.read()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if stats is not None and report.strip():
+            stats.update(json.loads(report))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m cloudzarr.tools.faultproxy --target HOST:PORT [--plan JSON]``.
 
-    Prints ``port N`` once listening, then runs until stdin closes (its parent went away).
+    Prints ``port N`` once listening, then runs until stdin closes (its parent is done or gone)
+    and prints its stats as one JSON line.
     """
     import argparse
     import sys
@@ -458,6 +504,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.read)
         await proxy.stop()
+        print(json.dumps(dict(proxy.stats)), flush=True)
 
     asyncio.run(serve())
 
