@@ -11,6 +11,7 @@ configured time, and racing creators are each told the truth even when their ans
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from cloudzarr.api import asynchronous as aapi
 from cloudzarr.config import config
-from cloudzarr.errors import ContainsGroupError, StoreTimeoutError
+from cloudzarr.errors import AmbiguousWriteError, ContainsGroupError, StoreTimeoutError
 from cloudzarr.groups import AsyncGroup
 from cloudzarr.storage import Store
 from cloudzarr.tools.faultproxy import Fault, FaultPlan
@@ -162,3 +163,40 @@ async def test_racing_creators_with_lost_responses_get_one_true_per_key(cloud: C
         assert told.count(True) == 1, f"{key}: {told.count(True)} creators told True"
         winner = told.index(True)
         assert await clean.get(key) == f"racer {winner}".encode()
+
+
+async def test_racing_swaps_with_lost_responses_apply_each_change_once(cloud: Cloud) -> None:
+    # Each worker appends its entries to one JSON list by compare-and-swap, re-reading when it
+    # loses. A swap that landed but was reported lost would be appended again (a duplicate); one
+    # reported done that did not land would be missing. AmbiguousWriteError is a true answer when
+    # another writer swapped on top of a landed write before its resend (the write token is gone
+    # with the object it tagged): the worker then looks for its entry, as the upkeep of
+    # consolidated metadata does.
+    workers, each = 6, 4
+    stores = [cloud.store() for _ in range(workers)]
+    await cloud.clean_store().set("swap/list", b"[]")
+    cloud.proxy.plan = FaultPlan(rates={Fault.LOST: 0.10}, seed=64)
+
+    async def append(w: int) -> None:
+        store = stores[w]
+        for n in range(each):
+            while True:
+                found = await store.get_with_version("swap/list")
+                assert found is not None
+                data, version = found
+                entries = json.loads(data)
+                if f"{w}.{n}" in entries:
+                    break  # an ambiguous write had landed
+                value = json.dumps([*entries, f"{w}.{n}"]).encode()
+                try:
+                    if await store.set_if_version("swap/list", value, version):
+                        break
+                except AmbiguousWriteError:
+                    continue
+
+    await asyncio.gather(*(append(w) for w in range(workers)))
+    lost = cloud.proxy.stats["lost"]
+    cloud.proxy.plan = FaultPlan()
+    assert lost >= 3, f"too few lost responses to prove anything: {lost}"
+    final = json.loads((await cloud.clean_store().get("swap/list")) or b"")
+    assert sorted(final) == sorted(f"{w}.{n}" for w in range(workers) for n in range(each))
