@@ -212,6 +212,9 @@ class GCSStore(CloudStore):
                 headers=extra.get("headers"),
                 auto_decompress=False,
             )
+            # aiohttp resends an idempotent request once when a kept-alive connection drops
+            # before the answer; the request layer is the only one that retries (and counts).
+            session._retry_connection = False
             sessions[key] = session
         return session
 
@@ -255,7 +258,7 @@ class GCSStore(CloudStore):
             ) as response:
                 body = await response.read()
                 status = response.status
-                if status in (408, 429) or status >= 500:
+                if status in (408, 429) or (status >= 500 and status != 501):
                     raise _Answer(status, response.headers, body)
                 return status, response.headers, body
 

@@ -52,6 +52,7 @@ from cloudzarr.storage.transport import (
 )
 
 _STATUS = re.compile(r"status code: (\d{3})")
+_HTTP_KIND = re.compile(r"HttpError \{\s*kind: (\w+)")
 _RESET_WORDS = (
     "error sending request", "connection", "reset", "broken pipe", "error decoding", "body",
     "incomplete", "unexpected eof", "closed",
@@ -91,11 +92,17 @@ class ObstoreTransport(Transport):
         if status in (429, 503):
             return "throttled"
         if status is not None:
-            return "server" if status >= 500 or status == 408 else None
-        text = str(exc).lower()
-        if "timed out" in text or "timeout" in text:
+            # 501: the service lacks the feature (a conditional write): retrying cannot help.
+            return "server" if (status >= 500 and status != 501) or status == 408 else None
+        text = str(exc)
+        kind = _HTTP_KIND.search(text)
+        if kind is not None:
+            # object_store's HttpErrorKind: Timeout, Connect, Request, Interrupted, Decode...
+            return "timeout" if kind.group(1) == "Timeout" else "reset"
+        lowered = text.lower().replace("retry_timeout", "")
+        if "timed out" in lowered or "timeout" in lowered:
             return "timeout"
-        if any(word in text for word in _RESET_WORDS):
+        if any(word in lowered for word in _RESET_WORDS):
             return "reset"
         return None
 
