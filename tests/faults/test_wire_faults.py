@@ -60,6 +60,15 @@ async def members(store: Store, *, consolidated: bool) -> dict[str, dict[str, An
     return found
 
 
+async def warm_store(cloud: Cloud) -> Store:
+    """A store through the proxy that has made one request (client built, credentials found,
+    modules imported), so that what is timed next is the stall alone; proxy stats zeroed."""
+    store = cloud.store()
+    assert await store.get("warm/missing") is None
+    cloud.proxy.reset_stats()
+    return store
+
+
 async def create_or_lose(store: Store, name: str) -> bool:
     """Create group ``name`` under the root: True if this call created it, False if it lost."""
     root = await AsyncGroup.open(store)
@@ -115,7 +124,7 @@ async def test_stalled_endpoint_times_out_after_every_retry(cloud: Cloud, operat
             "storage.backoff_max": 0.02,
         }
     ):
-        store = cloud.store()
+        store = await warm_store(cloud)
         cloud.proxy.plan = FaultPlan(rates={Fault.STALL: 1.0})
         started = time.monotonic()
         with pytest.raises(StoreTimeoutError) as caught:
@@ -134,7 +143,7 @@ async def test_operation_timeout_caps_a_stalled_operation(cloud: Cloud) -> None:
     with config.set(
         {"storage.request_timeout": 0.25, "storage.retries": 50, "storage.operation_timeout": 1.0}
     ):
-        store = cloud.store()
+        store = await warm_store(cloud)
         cloud.proxy.plan = FaultPlan(rates={Fault.STALL: 1.0})
         started = time.monotonic()
         with pytest.raises(StoreTimeoutError, match="stalled/op"):
