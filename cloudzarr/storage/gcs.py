@@ -185,7 +185,11 @@ class GCSStore(CloudStore):
         return str(self._options.get("endpoint_url") or _DEFAULT_ENDPOINT).rstrip("/")
 
     def _config_key(self) -> str:
-        return configuration_key("GCSStore", self._options, self.timeouts.__dict__)
+        key: str | None = self.__dict__.get("_config_key_cache")
+        if key is None:
+            key = configuration_key("GCSStore", self._options, self.timeouts.__dict__)
+            self.__dict__["_config_key_cache"] = key
+        return key
 
     @property
     def _creds(self) -> Any:

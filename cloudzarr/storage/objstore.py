@@ -18,6 +18,7 @@ pages (S3, Azure) sends.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import AsyncIterator, Callable
@@ -48,6 +49,7 @@ from cloudzarr.storage.transport import (
     Transient,
     Transport,
     configuration_key,
+    existing_client,
     shared_client,
 )
 
@@ -138,13 +140,29 @@ class ObstoreStore(CloudStore):
         """A function that builds the obstore store for this configuration."""
         raise NotImplementedError
 
+    def _client_key(self) -> str:
+        key: str | None = self.__dict__.get("_client_key_cache")
+        if key is None:
+            key = configuration_key(
+                type(self).__name__, self._bucket, self._options, self.timeouts.__dict__
+            )
+            self.__dict__["_client_key_cache"] = key
+        return key
+
     @property
     def client(self) -> Any:
-        """The process's obstore store for this configuration (made on first use, no I/O)."""
-        key = configuration_key(
-            type(self).__name__, self._bucket, self._options, self.timeouts.__dict__
-        )
-        return shared_client(key, self._client_factory())
+        """The process's obstore store for this configuration (made on first use)."""
+        return shared_client(self._client_key(), self._client_factory())
+
+    async def _client(self) -> Any:
+        """:attr:`client`, made on a worker thread the first time: finding credentials may
+        ask a profile's SSO cache or the instance-metadata service, which must not block the
+        event loop."""
+        key = self._client_key()
+        client = existing_client(key)
+        if client is None:
+            client = await asyncio.to_thread(shared_client, key, self._client_factory())
+        return client
 
     async def _run(
         self,
@@ -223,7 +241,7 @@ class ObstoreStore(CloudStore):
                 return b"" if await self._exists(key) else None
             options["range"] = {"suffix": byte_range.suffix}
         path = self._key(key)
-        client = self.client
+        client = await self._client()
 
         async def attempt() -> bytes:
             result = await obstore.get_async(client, path, options=options or None)  # type: ignore[arg-type]
@@ -258,7 +276,7 @@ class ObstoreStore(CloudStore):
         import obstore
 
         path = self._key(key)
-        client = self.client
+        client = await self._client()
 
         async def attempt() -> tuple[bytes, Version]:
             result = await obstore.get_async(client, path)
@@ -280,7 +298,7 @@ class ObstoreStore(CloudStore):
         import obstore
 
         path = self._key(key)
-        client = self.client
+        client = await self._client()
         try:
             return await self.transport.run(
                 self.names["head"],
@@ -308,7 +326,7 @@ class ObstoreStore(CloudStore):
         import obstore
 
         path = self._key(key)
-        client = self.client
+        client = await self._client()
 
         async def attempt() -> dict[str, Any]:
             result = await obstore.get_async(client, path, options={"head": True})
@@ -332,7 +350,7 @@ class ObstoreStore(CloudStore):
         import obstore
 
         path = self._key(key)
-        client = self.client
+        client = await self._client()
         await self._run(
             "put", key, lambda: obstore.put_async(client, path, value, use_multipart=False)
         )
@@ -343,7 +361,7 @@ class ObstoreStore(CloudStore):
         from obstore.exceptions import AlreadyExistsError, NotFoundError, PreconditionError
 
         path = self._key(key)
-        client = self.client
+        client = await self._client()
         token = new_write_token()
         attempts = Attempts()
 
@@ -389,7 +407,7 @@ class ObstoreStore(CloudStore):
         import obstore
 
         path = self._key(key)
-        client = self.client
+        client = await self._client()
         try:
             await self.transport.run(
                 self.names["delete"],
@@ -408,7 +426,7 @@ class ObstoreStore(CloudStore):
         """Delete ``keys`` (full object names, at most one bulk request's worth)."""
         import obstore
 
-        client = self.client
+        client = await self._client()
         await self._run("bulk_delete", prefix, lambda: obstore.delete_async(client, keys))
 
     async def _delete_dir(self, prefix: str) -> None:
@@ -425,7 +443,7 @@ class ObstoreStore(CloudStore):
 
         root = join_key(self._prefix, prefix)
         strip = len(self._prefix) + 1 if self._prefix else 0
-        client = self.client
+        client = await self._client()
         kind = self.names["list"]
         where = self._where(prefix)
         if delimiter:

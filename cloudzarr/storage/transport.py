@@ -340,6 +340,11 @@ def shared_client[T](key: Hashable, factory: Callable[[], T]) -> T:
     return client
 
 
+def existing_client(key: Hashable) -> Any:
+    """The shared client for ``key`` if one was made, else None."""
+    return _CLIENTS.get(key)
+
+
 def client_count() -> int:
     """How many shared clients this process holds (one per store configuration in use)."""
     return len(_CLIENTS)

@@ -262,3 +262,25 @@ async def test_radosgw_quoted_etag_refusal_is_handled_and_remembered(
         # A stale version is still refused.
         assert await store.set_if_version("k", b"v4", got[1]) is False
         assert await store.get("k") == b"v3"
+
+
+async def test_the_operation_timeout_caps_all_attempts(
+    s3_server: Any, request: pytest.FixtureRequest
+) -> None:
+    settings = {"storage.retries": 50, "storage.backoff_min": 0.001, "storage.backoff_max": 0.01}
+    with (
+        config.set({**settings, "storage.operation_timeout": 1.0}),
+        run_wire_proxy(s3_server.endpoint_url) as stalled,
+    ):
+        store = _through("s3", stalled, request, request_timeout=0.4)
+        await store.set("k", b"v")
+        stalled.add(is_get, "stall", times=100)
+        store.requests.reset()
+        began = time.monotonic()
+        with pytest.raises(StoreTimeoutError, match="operation_timeout=1 s"):
+            await store.get("k")
+        elapsed = time.monotonic() - began
+        # Attempts of 0.4 s until the 1 s budget is spent (the last one cut to what is left):
+        # 3 on an idle machine, 2 if scheduling delays push the second past the budget.
+        assert store.requests.snapshot()["GetObject"] in (2, 3)
+        assert 1.0 <= elapsed < 1.0 + 3
