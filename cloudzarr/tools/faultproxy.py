@@ -17,6 +17,8 @@ fault         what the client sees                               did the server 
 ``stall``     nothing, ever (the request is read, never           no
               answered; the connection stays open)
 ``lost``      the connection closed with no response              yes
+``slow_body`` the head and half the body, then nothing more (the  yes
+              connection stays open): a body that stops arriving
 ============  ===================================================================================
 
 A :class:`FaultPlan` says which: a ``schedule`` (one entry per request, in arrival order, used
@@ -59,10 +61,11 @@ class Fault(enum.StrEnum):
     THROTTLE = "throttle"
     STALL = "stall"
     LOST = "lost"
+    SLOW_BODY = "slow_body"
 
 
 #: Faults that let the request reach the server before failing it.
-FORWARDED = frozenset({Fault.TRUNCATE, Fault.LOST})
+FORWARDED = frozenset({Fault.TRUNCATE, Fault.LOST, Fault.SLOW_BODY})
 
 
 @dataclass(frozen=True)
@@ -349,6 +352,11 @@ class FaultProxy:
                 client_w.close()
                 return False
             await self._delay(plan)
+            if fault is Fault.SLOW_BODY:
+                client_w.write(answer.head_bytes() + answer.raw_body[: len(answer.raw_body) // 2])
+                await client_w.drain()
+                await client_r.read()  # until the client gives up and closes
+                return False
             if fault is Fault.TRUNCATE:
                 if answer.raw_body:
                     client_w.write(

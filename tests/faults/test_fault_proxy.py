@@ -190,3 +190,16 @@ def test_plan_json_round_trip() -> None:
     assert FaultPlan.from_json(plan.to_json()) == plan
     with pytest.raises(ValueError, match="sum to at most 1"):
         FaultPlan(rates={Fault.LOST: 0.7, Fault.RESET: 0.7})
+
+
+def test_slow_body_sends_half_then_nothing(
+    s3_server: S3Server, s3_bucket: str, s3_fault_proxy: FaultProxy
+) -> None:
+    conn = connect(s3_fault_proxy, timeout=0.5)
+    assert put(conn, f"/{s3_bucket}/slow", bytes(1000)) == 200
+    s3_fault_proxy.plan = FaultPlan(schedule=[Fault.SLOW_BODY])
+    conn.request("GET", f"/{s3_bucket}/slow")
+    answer = conn.getresponse()
+    assert (answer.status, answer.read(500)) == (200, bytes(500))
+    with pytest.raises(TimeoutError):
+        answer.read(1)

@@ -209,3 +209,19 @@ async def test_racing_swaps_with_lost_responses_apply_each_change_once(cloud: Cl
     assert lost >= 3, f"too few lost responses to prove anything: {lost}"
     final = json.loads((await cloud.clean_store().get("swap/list")) or b"")
     assert sorted(final) == sorted(f"{w}.{n}" for w in range(workers) for n in range(each))
+
+
+async def test_a_body_that_stops_arriving_is_timed_out_and_retried(cloud: Cloud) -> None:
+    value = bytes(range(256)) * 1024
+    with config.set({"storage.request_timeout": 0.5, "storage.retries": 2}):
+        store = await warm_store(cloud)
+        await store.set("slow/body", value)
+        cloud.proxy.reset_stats()
+        cloud.proxy.plan = FaultPlan(schedule=[Fault.SLOW_BODY])
+        assert await store.get("slow/body") == value  # the second attempt is answered
+        assert cloud.proxy.stats == {"requests": 2, "slow_body": 1}
+        cloud.proxy.plan = FaultPlan(rates={Fault.SLOW_BODY: 1.0})
+        cloud.proxy.reset_stats()
+        with pytest.raises(StoreTimeoutError, match="slow/body"):
+            await store.get("slow/body")
+        assert cloud.proxy.stats["requests"] == 3
