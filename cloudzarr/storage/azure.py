@@ -22,11 +22,11 @@ a write token (blob metadata ``cloudzarrtoken``) read back after a resend (see
 :mod:`cloudzarr.storage.cloud`).
 
 ``storage_options`` are adlfs's names: ``connection_string``, ``account_name``,
-``account_key``, ``sas_token``, ``account_host``, ``anon``, ``client_id`` / ``client_secret`` /
-``tenant_id``; with none of them the environment is read as adlfs reads it
-(``AZURE_STORAGE_CONNECTION_STRING``, ``AZURE_STORAGE_ACCOUNT_NAME``,
-``AZURE_STORAGE_ACCOUNT_KEY``, ``AZURE_STORAGE_SAS_TOKEN``...), then obstore's own credential
-chain (managed identity, workload identity, Azure CLI).
+``account_key``, ``sas_token``, ``account_host``, ``anon``, ``credential`` (an account key or
+an ``azure-identity`` credential object), ``client_id`` / ``client_secret`` / ``tenant_id``;
+with none of them the environment is read as adlfs reads it (``AZURE_STORAGE_CONNECTION_STRING``,
+``AZURE_STORAGE_ACCOUNT_NAME``, ``AZURE_STORAGE_ACCOUNT_KEY``, ``AZURE_STORAGE_SAS_TOKEN``...),
+then obstore's own credential chain (managed identity, workload identity, Azure CLI).
 """
 
 from __future__ import annotations
@@ -92,12 +92,14 @@ def _azure_config(options: dict[str, Any], where: str) -> dict[str, Any]:
         config["endpoint"] = host if "://" in host else f"https://{host}"
     if options.get("anon"):
         config["skip_signature"] = True
-    elif key is not None:
-        if not isinstance(key, str):
+    elif key is not None and not isinstance(key, str):
+        if not hasattr(key, "get_token"):
             raise InvalidArgumentError(
-                "Azure storage option credential= must be an account key string here; pass "
-                "client_id/client_secret/tenant_id for a service principal"
+                "Azure storage option credential= must be an account key or an azure-identity "
+                f"credential (with get_token), not {type(key).__name__}"
             )
+        # Handed to obstore as its credential provider by the caller (see credential_provider).
+    elif key is not None:
         try:
             base64.b64decode(key, validate=True)
         except (binascii.Error, ValueError):
@@ -112,6 +114,19 @@ def _azure_config(options: dict[str, Any], where: str) -> dict[str, Any]:
         if options.get(name):
             config[name] = options[name]
     return config
+
+
+def credential_provider(credential: Any) -> Any:
+    """An obstore credential provider for an azure-identity ``credential`` object, else None."""
+    if credential is None or isinstance(credential, str):
+        return None
+    import inspect
+
+    from obstore.auth.azure import AzureAsyncCredentialProvider, AzureCredentialProvider
+
+    if inspect.iscoroutinefunction(credential.get_token):
+        return AzureAsyncCredentialProvider(credential)
+    return AzureCredentialProvider(credential)
 
 
 class AzureStore(ObstoreStore):
@@ -176,6 +191,14 @@ class AzureStore(ObstoreStore):
             request_timeout=request_timeout,
             hedge=hedge,
         )
+        credential = self._options.get("credential")
+        if not (
+            credential is None or isinstance(credential, str) or hasattr(credential, "get_token")
+        ):
+            raise InvalidArgumentError(
+                "Azure storage option credential= must be an account key or an azure-identity "
+                f"credential (with get_token), not {type(credential).__name__}"
+            )
 
     @classmethod
     def split_url(cls, url: str) -> tuple[str, str]:
@@ -203,6 +226,9 @@ class AzureStore(ObstoreStore):
             settings["client_options"]["allow_http"] = endpoint.startswith("http://") or bool(
                 config.get("use_emulator")
             )
+            provider = credential_provider(options.get("credential"))
+            if provider is not None:
+                settings["credential_provider"] = provider
             return ObstoreAzureStore(container, config=config, **settings)  # type: ignore[arg-type]
 
         return build

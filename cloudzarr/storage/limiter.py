@@ -12,6 +12,11 @@ multiplicative decrease): the request layer reports a throttling answer (S3 503 
 of throttling answers to requests that were all sent under the old limit halves it once, not
 once per answer, so a throttled bucket converges instead of collapsing to one request.
 
+The limiter gates HTTP attempts, not only operations: the request layer gives an operation's
+slot back while it backs off before a retry and waits for one under the current limit before
+resending (:meth:`Limiter.release`, :meth:`Limiter.acquire`), so after a cut the service sees at
+most the new limit in flight, resends included.
+
 Waiters are held per event loop (a store can be used from the sync API's background loop and
 from a user's own loop in turn); the limit and counts are shared.
 """
@@ -119,6 +124,10 @@ class Limiter:
         return queue
 
     async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def acquire(self) -> None:
+        """Wait for a slot under the current limit and take it."""
         queue = self._queue()
         while self.in_flight >= self.limit or (queue and not queue[0].done()):
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -145,8 +154,16 @@ class Limiter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Give a slot back and wake waiters for the free slots."""
         self.in_flight -= 1
         self._wake()
+
+    def retake(self) -> None:
+        """Take a slot back without waiting (an interrupted retry balancing its release)."""
+        self.in_flight += 1
 
     def _wake(self) -> None:
         """Wake as many waiters as there are free slots (on whichever loops they wait)."""

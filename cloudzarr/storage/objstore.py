@@ -14,6 +14,10 @@ of one page (``page_size`` keys), each chunk counted as one list request (a list
 nothing is one request). A delimited listing comes back whole and is counted as
 ``ceil(entries / page_size)`` requests (at least one), which is what a service that fills its
 pages (S3, Azure) sends.
+
+A ranged read of an empty object costs two requests where the service answers it with the whole
+(empty) object (moto) or an unparseable ``Content-Range`` (Azurite: ``bytes 0--1/0``): obstore
+refuses such an answer without its body, so the object is read whole and cut here.
 """
 
 from __future__ import annotations

@@ -243,11 +243,26 @@ class Transport:
                 wait = timeouts.backoff(tries - 1)
                 if tries > timeouts.retries or time.monotonic() + wait >= deadline:
                     raise self._exhausted(failure, operation, where, tries, exc) from None
-                # Backoff between attempts of a failed request (the policy, not synchronisation).
-                await asyncio.sleep(wait)
+                # Back off without the slot, then resend under the current (maybe cut) limit:
+                # the limiter gates attempts, so a throttled service sees the new limit at once.
+                await self._backoff(wait)
                 continue
             limiter.succeeded()
             return result
+
+    async def _backoff(self, wait: float) -> None:
+        """Sleep ``wait`` seconds outside the caller's limiter slot, then take a slot again."""
+        limiter = self.store.limiter
+        if limiter.in_flight <= 0:  # not called under the store's limiter (a direct call)
+            await asyncio.sleep(wait)
+            return
+        limiter.release()
+        try:
+            await asyncio.sleep(wait)
+            await limiter.acquire()
+        except BaseException:
+            limiter.retake()  # the caller's slot is released by its own exit
+            raise
 
     async def _hedged[T](
         self,

@@ -354,3 +354,13 @@ async def test_azure_wrong_key_is_access_denied_without_the_key(
             await store.get("k")
         assert key not in str(info.value)
         assert info.value.__cause__ is None
+
+
+def test_azure_credential_must_be_a_key_or_an_identity_credential(
+    azure_storage_options: dict[str, Any],
+) -> None:
+    from cloudzarr.errors import InvalidArgumentError
+    from cloudzarr.storage import AzureStore
+
+    with pytest.raises(InvalidArgumentError, match=r"credential=.*not object"):
+        AzureStore("cont", storage_options={"account_name": "a", "credential": object()})

@@ -51,15 +51,21 @@ def proxy(cloud: str, request: pytest.FixtureRequest) -> Iterator[WireProxy]:
         yield running
 
 
-def _through(cloud: str, proxy: WireProxy, request: pytest.FixtureRequest, **kw: Any) -> Any:
+def _through(
+    cloud: str,
+    proxy: WireProxy,
+    request: pytest.FixtureRequest,
+    extra: dict[str, Any] | None = None,
+    **kw: Any,
+) -> Any:
     from cloudzarr.storage import AzureStore, GCSStore, S3Store
 
     server = request.getfixturevalue(f"{cloud}_server")
     if cloud == "s3":
-        options = {**server.storage_options, "endpoint_url": proxy.url}
+        options = {**server.storage_options, "endpoint_url": proxy.url, **(extra or {})}
         return S3Store(request.getfixturevalue("s3_bucket"), "root", storage_options=options, **kw)
     if cloud == "gcs":
-        options = {**server.storage_options, "endpoint_url": proxy.url}
+        options = {**server.storage_options, "endpoint_url": proxy.url, **(extra or {})}
         bucket = request.getfixturevalue("gcs_bucket")
         return GCSStore(bucket, "root", storage_options=options, **kw)
     endpoint = f"{proxy.url}/{server.account_name}"
@@ -284,3 +290,45 @@ async def test_the_operation_timeout_caps_all_attempts(
         # 3 on an idle machine, 2 if scheduling delays push the second past the budget.
         assert store.requests.snapshot()["GetObject"] in (2, 3)
         assert 1.0 <= elapsed < 1.0 + 3
+
+
+@pytest.mark.parametrize("cloud", ["s3", "gcs"], indirect=True)  # Azure has no requester-pays
+async def test_requester_pays_is_sent(
+    cloud: str, proxy: WireProxy, fast_policy: None, request: pytest.FixtureRequest
+) -> None:
+    payer = True if cloud == "s3" else "billing-project"
+    store = _through(cloud, proxy, request, {"requester_pays": payer})
+    await store.set("k", b"v")
+    assert await store.get("k") == b"v"
+    for _method, path_qs, headers in proxy.seen:
+        if cloud == "s3":
+            assert {k.lower(): v for k, v in headers.items()}["x-amz-request-payer"] == "requester"
+        else:
+            assert "userProject=billing-project" in path_qs
+    await store.close()
+
+
+async def test_s3_anonymous_access_sends_no_signature(
+    s3_server: Any, proxy_s3: WireProxy, request: pytest.FixtureRequest
+) -> None:
+    from cloudzarr.storage import S3Store
+
+    writer = _through("s3", proxy_s3, request)
+    await writer.set("public", b"open")
+    bucket = request.getfixturevalue("s3_bucket")
+    s3_server.client().put_object_acl(Bucket=bucket, Key="root/public", ACL="public-read")
+    proxy_s3.clear()
+    anonymous = S3Store(
+        bucket,
+        "root",
+        storage_options={"endpoint_url": proxy_s3.url, "anon": True},
+    )
+    assert await anonymous.get("public") == b"open"  # moto does not enforce authentication
+    assert proxy_s3.seen
+    assert all("authorization" not in {k.lower() for k in h} for _, _, h in proxy_s3.seen)
+
+
+@pytest.fixture
+def proxy_s3(s3_server: Any) -> Iterator[WireProxy]:
+    with run_wire_proxy(s3_server.endpoint_url) as running:
+        yield running
