@@ -32,12 +32,9 @@ resend (see :mod:`cloudzarr.storage.cloud`).
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import json
 import re
 import uuid
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -56,6 +53,7 @@ from cloudzarr.errors import (
 from cloudzarr.storage.base import Version
 from cloudzarr.storage.byte_range import ByteRequest, http_range_header
 from cloudzarr.storage.cloud import TOKEN_FIELD, CloudStore, new_write_token
+from cloudzarr.storage.sessions import close_loop_session, loop_session
 from cloudzarr.storage.transport import (
     Attempts,
     Transient,
@@ -97,41 +95,6 @@ class GCSTransport(Transport):
         if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError):
             return "reset"
         return super().classify(exc)
-
-
-#: One aiohttp session per event loop and configuration (sessions are bound to their loop).
-_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aiohttp.ClientSession]]
-_SESSIONS = weakref.WeakKeyDictionary()
-
-
-def _forget_closed_loops() -> None:
-    """Drop the sessions of loops that are closed, without "Unclosed client session" noise."""
-    for loop in [loop for loop in list(_SESSIONS.keys()) if loop.is_closed()]:
-        for session in _SESSIONS.pop(loop, {}).values():
-            connector = session.connector
-            if connector is not None:
-                with contextlib.suppress(Exception):
-                    connector._close()
-            session._connector = None
-
-
-def _close_sessions_at_exit() -> None:
-    """Close sessions on loops still running at exit (the sync API's background loop).
-
-    atexit runs while daemon threads still run, so their loops can close their sessions;
-    without this aiohttp reports "Unclosed client session" at exit.
-    """
-    for loop, sessions in list(_SESSIONS.items()):
-        for session in list(sessions.values()):
-            if loop.is_running():
-                future = asyncio.run_coroutine_threadsafe(session.close(), loop)
-                with contextlib.suppress(Exception):
-                    future.result(timeout=2)
-    _forget_closed_loops()
-    _SESSIONS.clear()
-
-
-atexit.register(_close_sessions_at_exit)
 
 
 def _credentials(options: dict[str, Any]) -> Any:
@@ -197,37 +160,27 @@ class GCSStore(CloudStore):
         return shared_client(self._config_key() + "#credentials", lambda: _credentials(options))
 
     def _session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        sessions = _SESSIONS.get(loop)
-        if sessions is None:
-            _forget_closed_loops()
-            sessions = _SESSIONS[loop] = {}
-        key = self._config_key()
-        session = sessions.get(key)
-        if session is None or session.closed:
-            extra = dict(self._options.get("session_kwargs") or {})
-            timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=self.timeouts.connect, sock_read=self.timeouts.request
-            )
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=timeout,
-                headers=extra.get("headers"),
-                auto_decompress=False,
-            )
-            # aiohttp resends an idempotent request once when a kept-alive connection drops
-            # before the answer; the request layer is the only one that retries (and counts).
-            session._retry_connection = False
-            sessions[key] = session
+        return loop_session(self._config_key(), self._new_session)
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        extra = dict(self._options.get("session_kwargs") or {})
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.timeouts.connect, sock_read=self.timeouts.request
+        )
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            timeout=timeout,
+            headers=extra.get("headers"),
+            auto_decompress=False,
+        )
+        # aiohttp resends an idempotent request once when a kept-alive connection drops before
+        # the answer; the request layer is the only one that retries (and counts).
+        session._retry_connection = False
         return session
 
     async def close(self) -> None:
         """Close this configuration's session on the running loop (it reopens on next use)."""
-        sessions = _SESSIONS.get(asyncio.get_running_loop(), {})
-        session = sessions.pop(self._config_key(), None)
-        if session is not None:
-            await session.close()
+        await close_loop_session(self._config_key())
 
     def _params(self, params: dict[str, Any] | None) -> dict[str, str]:
         out = {k: str(v) for k, v in (params or {}).items() if v is not None}
