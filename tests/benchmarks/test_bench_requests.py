@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import bench_requests
+from moto_fixtures.servers import S3Server
 
 
 @pytest.mark.timeout(300)
@@ -33,3 +34,12 @@ def test_request_benchmark_rows() -> None:
 def test_refuses_too_few_requests() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         bench_requests.run(4)
+
+
+@pytest.mark.timeout(300)
+def test_request_benchmark_against_a_given_endpoint(s3_server: S3Server) -> None:
+    # --endpoint (radosgw, AWS...): the same rows against a server the benchmark did not start.
+    rows = bench_requests.run(
+        16, rounds=1, throttle_reads=20, tail_reads=20, endpoint=s3_server.endpoint_url
+    )
+    assert [r["measure"] for r in rows] == ["cpu"] * 3 + ["adaptive"] + ["hedging"] * 2
