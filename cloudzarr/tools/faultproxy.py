@@ -64,10 +64,6 @@ class Fault(enum.StrEnum):
     SLOW_BODY = "slow_body"
 
 
-#: Faults that let the request reach the server before failing it.
-FORWARDED = frozenset({Fault.TRUNCATE, Fault.LOST, Fault.SLOW_BODY})
-
-
 @dataclass(frozen=True)
 class FaultPlan:
     """Which requests fail and how; the default plan passes everything through untouched.
