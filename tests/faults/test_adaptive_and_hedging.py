@@ -85,3 +85,14 @@ async def test_hedged_reads_stay_within_budget_and_answer_right(s3_cloud: Cloud)
         assert await read_all(plain, keys, concurrency=8) == objects
     # Not hedged: one GET per read.
     assert s3_cloud.proxy.stats["requests"] == len(keys), s3_cloud.proxy.stats
+
+
+async def test_each_clouds_throttling_answer_cuts_the_limit(cloud: Cloud) -> None:
+    # S3 503 SlowDown, GCS 429 rateLimitExceeded, Azure 503 ServerBusy: each must read as
+    # throttling (the limit shrinks), not as a plain server error, and the reads still complete.
+    objects = await fill(cloud, 48)
+    store = cloud.store(concurrency=16)
+    cloud.proxy.plan = FaultPlan(latency=0.02, throttle_above=2)
+    assert await read_all(store, list(objects), concurrency=16) == objects
+    assert cloud.proxy.stats["throttled"] >= 1
+    assert store.limiter.limit < 16, store.limiter
