@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, str] = {
     "arrays": "benchmarks.bench_arrays",
     "overhead": "benchmarks.bench_overhead",
     "dask": "benchmarks.bench_dask",
+    "requests": "benchmarks.bench_requests",
 }
 
 #: Tiny-run arguments for modules that define no ``QUICK`` of their own.
@@ -59,6 +60,7 @@ VERSIONED = (
     "distributed",
     "xarray",
     "moto",
+    "obstore",
     "tensorstore",
 )
 

@@ -13,7 +13,9 @@ never printed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,9 +39,11 @@ __all__ = [
     "S3Server",
     "ServerStartError",
     "free_port",
+    "host_port",
     "run_azurite",
     "run_fake_gcs_server",
     "run_moto_server",
+    "through",
 ]
 
 #: Azurite's well-known development account (published in Azure's documentation).
@@ -113,6 +117,22 @@ class AzureServer:
 
 
 # --- GCS and Azure ---------------------------------------------------------------------------
+
+
+def through(server: S3Server | GCSServer | AzureServer, proxy_url: str) -> Any:
+    """``server`` as seen through a proxy at ``proxy_url``: the same server type, whose
+    ``storage_options`` (and clients) reach the server by way of the proxy."""
+    if isinstance(server, AzureServer):
+        return dataclasses.replace(server, blob_endpoint=f"{proxy_url}/{server.account_name}")
+    return dataclasses.replace(server, endpoint_url=proxy_url)
+
+
+def host_port(url: str) -> tuple[str, int]:
+    """Host and port of an ``http://host:port/...`` URL."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.hostname is None or parsed.port is None:
+        raise ValueError(f"no host and port in {url!r}")
+    return parsed.hostname, parsed.port
 
 
 def fake_gcs_binary() -> str:
