@@ -157,6 +157,14 @@ class Hedging:
             self._delay = self.latency.quantile(0.95)
         return self._delay
 
+    def take(self) -> bool:
+        """Spend one hedge of the budget, if any is left. Checked again when the hedge is due,
+        with no wait between check and count: concurrent GETs cannot overdraw it."""
+        if self.hedges + 1 > self.budget * self.gets:
+            return False
+        self.hedges += 1
+        return True
+
     def observe(self, seconds: float) -> None:
         """Record the latency of one answered GET attempt."""
         self.latency.add(seconds)
@@ -287,9 +295,8 @@ class Transport:
         if delay is None:
             return await first
         done, _ = await asyncio.wait({first}, timeout=delay)
-        if done:
-            return first.result()
-        hedging.hedges += 1
+        if done or not hedging.take():
+            return await first
         self.store.requests.record(kind)
         second: asyncio.Future[T] = asyncio.ensure_future(timed())
         pending: set[asyncio.Future[T]] = {first, second}
