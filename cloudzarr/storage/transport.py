@@ -284,6 +284,7 @@ class Transport:
 
         self.store.requests.record(kind)
         first: asyncio.Future[T] = asyncio.ensure_future(timed())
+        first.add_done_callback(_retrieve)
         if delay is None:
             return await first
         done, _ = await asyncio.wait({first}, timeout=delay)
@@ -292,6 +293,7 @@ class Transport:
         hedging.hedges += 1
         self.store.requests.record(kind)
         second: asyncio.Future[T] = asyncio.ensure_future(timed())
+        second.add_done_callback(_retrieve)
         pending: set[asyncio.Future[T]] = {first, second}
         try:
             while pending:
@@ -325,6 +327,12 @@ class Transport:
             f"(retries={self.timeouts.retries}, operation_timeout={self.timeouts.operation:g} s)"
             + (f": {detail}" if detail else "")
         )
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a hedge's error as seen (the loser's failure is not news)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _safe_detail(exc: BaseException) -> str:
