@@ -190,6 +190,11 @@ class Transport:
             return "reset"
         return None
 
+    def refused_unapplied(self, exc: BaseException) -> bool:
+        """Whether a transient failure is an answer saying the request was not applied (so a
+        later refusal of a conditional write is definitive)."""
+        return False
+
     async def run[T](
         self,
         kind: str,
@@ -238,7 +243,7 @@ class Transport:
                     raise
                 if failure == "throttled":
                     limiter.throttled(epoch)
-                elif attempts is not None:
+                elif attempts is not None and not self.refused_unapplied(exc):
                     attempts.maybe_applied = True
                 wait = timeouts.backoff(tries - 1)
                 if tries > timeouts.retries or time.monotonic() + wait >= deadline:
