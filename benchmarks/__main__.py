@@ -37,6 +37,8 @@ BENCHMARKS: dict[str, str] = {
     "hierarchy": "benchmarks.bench_hierarchy",
     "arrays": "benchmarks.bench_arrays",
     "overhead": "benchmarks.bench_overhead",
+    "dask": "benchmarks.bench_dask",
+    "requests": "benchmarks.bench_requests",
 }
 
 #: Tiny-run arguments for modules that define no ``QUICK`` of their own.
@@ -54,7 +56,11 @@ VERSIONED = (
     "gcsfs",
     "adlfs",
     "aiohttp",
+    "dask",
+    "distributed",
+    "xarray",
     "moto",
+    "obstore",
     "tensorstore",
 )
 

@@ -26,6 +26,13 @@ key                            environment variable            default   meaning
 ``array.write_empty_chunks``   ``CLOUDZARR_WRITE_EMPTY_CHUNKS`` False    store chunks equal to
                                                                          the fill value
 ``array.order``                ``CLOUDZARR_ARRAY_ORDER``       "C"       memory order of chunks
+``metadata.max_document_bytes`` ``CLOUDZARR_MAX_DOCUMENT_BYTES`` 128 MiB  largest metadata
+                                                                         document read
+``metadata.max_depth``         ``CLOUDZARR_MAX_METADATA_DEPTH`` 128      deepest JSON nesting
+                                                                         in a document
+``metadata.max_chunk_bytes``   ``CLOUDZARR_MAX_CHUNK_BYTES``   4 GiB     largest chunk (or
+                                                                         shard) an array may
+                                                                         declare
 =============================  ==============================  ========  =======================
 """
 
@@ -69,6 +76,11 @@ def _settings() -> dict[str, Setting]:
         "codec.threads": Setting("CLOUDZARR_CODEC_THREADS", None, int, True, 1),
         "array.write_empty_chunks": Setting("CLOUDZARR_WRITE_EMPTY_CHUNKS", False, bool),
         "array.order": Setting("CLOUDZARR_ARRAY_ORDER", "C", str),
+        "metadata.max_document_bytes": Setting(
+            "CLOUDZARR_MAX_DOCUMENT_BYTES", 128 * 2**20, int, minimum=1
+        ),
+        "metadata.max_depth": Setting("CLOUDZARR_MAX_METADATA_DEPTH", 128, int, minimum=8),
+        "metadata.max_chunk_bytes": Setting("CLOUDZARR_MAX_CHUNK_BYTES", 2**32, int, minimum=1),
     }
 
 
