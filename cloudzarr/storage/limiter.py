@@ -73,6 +73,8 @@ class Limiter:
         self._decreased_at = 0.0
         self.in_flight = 0
         self.peak_in_flight = 0
+        #: Futures queued on any loop (a fast exit when none).
+        self._waiting = 0
         #: How many times the limit was cut by throttling.
         self.decreases = 0
 
@@ -132,16 +134,19 @@ class Limiter:
         while self.in_flight >= self.limit or (queue and not queue[0].done()):
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             queue.append(future)
+            self._waiting += 1
             try:
                 await future
             except BaseException:
                 if future in queue:
                     queue.remove(future)
+                    self._waiting -= 1
                 # A wake-up handed to a cancelled waiter goes to the next one.
                 self._wake()
                 raise
             if future in queue:
                 queue.remove(future)
+                self._waiting -= 1
             if self.in_flight < self.limit:
                 break
         self.in_flight += 1
@@ -167,6 +172,8 @@ class Limiter:
 
     def _wake(self) -> None:
         """Wake as many waiters as there are free slots (on whichever loops they wait)."""
+        if not self._waiting:  # the common case: nobody waits, nothing to scan
+            return
         free = self.limit - self.in_flight
         for loop, queue in list(self._waiters.items()):
             for future in list(queue):
@@ -175,6 +182,7 @@ class Limiter:
                 if future.done():
                     continue
                 queue.remove(future)
+                self._waiting -= 1
                 free -= 1
                 if loop.is_closed():
                     continue

@@ -86,6 +86,9 @@ def _range_unparsed(exc: BaseException) -> bool:
 class ObstoreTransport(Transport):
     """Classifies obstore's errors (it reports HTTP statuses only in its messages)."""
 
+    def refused_unapplied(self, exc: BaseException) -> bool:
+        return _radosgw_cancelled(exc)
+
     def classify(self, exc: BaseException) -> Transient | None:
         from obstore.exceptions import GenericError
 
@@ -111,6 +114,12 @@ class ObstoreTransport(Transport):
         if any(word in lowered for word in _RESET_WORDS):
             return "reset"
         return None
+
+
+def _radosgw_cancelled(exc: BaseException) -> bool:
+    """radosgw's answer to a conditional PUT that lost a race inside the server: HTTP 500
+    ``UnknownError`` (status -125, "operation cancelled"), measured not applied."""
+    return status_of(exc) == 500 and "<Code>UnknownError</Code>" in str(exc)
 
 
 def obstore_settings(timeouts: Timeouts) -> dict[str, Any]:

@@ -198,6 +198,11 @@ class Transport:
             return "reset"
         return None
 
+    def refused_unapplied(self, exc: BaseException) -> bool:
+        """Whether a transient failure is an answer saying the request was not applied (so a
+        later refusal of a conditional write is definitive)."""
+        return False
+
     async def run[T](
         self,
         kind: str,
@@ -246,7 +251,7 @@ class Transport:
                     raise
                 if failure == "throttled":
                     limiter.throttled(epoch)
-                elif attempts is not None:
+                elif attempts is not None and not self.refused_unapplied(exc):
                     attempts.maybe_applied = True
                 wait = timeouts.backoff(tries - 1)
                 if tries > timeouts.retries or time.monotonic() + wait >= deadline:
@@ -292,6 +297,7 @@ class Transport:
 
         self.store.requests.record(kind)
         first: asyncio.Future[T] = asyncio.ensure_future(timed())
+        first.add_done_callback(_retrieve)
         if delay is None:
             return await first
         done, _ = await asyncio.wait({first}, timeout=delay)
@@ -299,6 +305,7 @@ class Transport:
             return await first
         self.store.requests.record(kind)
         second: asyncio.Future[T] = asyncio.ensure_future(timed())
+        second.add_done_callback(_retrieve)
         pending: set[asyncio.Future[T]] = {first, second}
         try:
             while pending:
@@ -332,6 +339,12 @@ class Transport:
             f"(retries={self.timeouts.retries}, operation_timeout={self.timeouts.operation:g} s)"
             + (f": {detail}" if detail else "")
         )
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a hedge's error as seen (the loser's failure is not news)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _safe_detail(exc: BaseException) -> str:

@@ -332,3 +332,26 @@ async def test_s3_anonymous_access_sends_no_signature(
 def proxy_s3(s3_server: Any) -> Iterator[WireProxy]:
     with run_wire_proxy(s3_server.endpoint_url) as running:
         yield running
+
+
+async def test_radosgw_cancelled_swap_then_refusal_is_a_plain_false(
+    s3_server: Any, fast_policy: None, request: pytest.FixtureRequest
+) -> None:
+    # radosgw answers a conditional PUT that lost a race inside the server with HTTP 500
+    # UnknownError, not applied. The resend's 412 is then definitive: False, not ambiguous.
+    with run_wire_proxy(s3_server.endpoint_url) as radosgw_like:
+        store = _through("s3", radosgw_like, request)
+        await store.set("k", b"v0")
+        got = await store.get_with_version("k")
+        assert got is not None
+        # A first swap teaches the store its server's ETag form (no unquoted probe below).
+        assert await store.set_if_version("k", b"v1", got[1]) is True
+        got = await store.get_with_version("k")
+        assert got is not None
+        await store.set("k", b"v2")  # another writer, meanwhile
+        body = b"<Error><Code>UnknownError</Code><Message></Message></Error>"
+        radosgw_like.add(is_put, ("status", 500, body))
+        store.requests.reset()
+        assert await store.set_if_version("k", b"mine", got[1]) is False
+        assert store.requests.snapshot() == {"PutObject": 2}
+        assert await store.get("k") == b"v2"
