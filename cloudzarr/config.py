@@ -25,6 +25,9 @@ key                            environment variable            default   meaning
 ``array.write_empty_chunks``   ``CLOUDZARR_WRITE_EMPTY_CHUNKS`` False    store chunks equal to
                                                                          the fill value
 ``array.order``                ``CLOUDZARR_ARRAY_ORDER``       "C"       memory order of chunks
+``codec.max_shard_chunks``     ``CLOUDZARR_MAX_SHARD_CHUNKS``  2**22     inner chunks a shard
+                                                                         may hold (its index:
+                                                                         16 bytes each)
 =============================  ==============================  ========  =======================
 """
 
@@ -67,6 +70,7 @@ def _settings() -> dict[str, Setting]:
         "codec.threads": Setting("CLOUDZARR_CODEC_THREADS", None, int, True, 1),
         "array.write_empty_chunks": Setting("CLOUDZARR_WRITE_EMPTY_CHUNKS", False, bool),
         "array.order": Setting("CLOUDZARR_ARRAY_ORDER", "C", str),
+        "codec.max_shard_chunks": Setting("CLOUDZARR_MAX_SHARD_CHUNKS", 2**22, int, minimum=1),
     }
 
 

@@ -47,6 +47,7 @@ from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
 from cloudzarr.codecs.base import ArrayBytesCodec, Buffer
 from cloudzarr.codecs.pipeline import CodecPipeline, V3CodecPipeline
 from cloudzarr.codecs.v3 import array_array_codec, bytes_bytes_codec
+from cloudzarr.config import config
 from cloudzarr.errors import ChunkDecodeError, InvalidMetadataError
 from cloudzarr.metadata.codec_specs import CodecSpec
 from cloudzarr.storage.base import Store
@@ -141,6 +142,16 @@ class ShardingCodec(ArrayBytesCodec):
             s // c for s, c in zip(self.shard_shape, self.chunk_shape, strict=True)
         )
         self.n_inner = math.prod(self.chunks_per_shard)
+        limit: int = config.get("codec.max_shard_chunks")
+        if self.n_inner > limit:
+            # The index alone would take 16 bytes per inner chunk (2^26 chunks: 1 GiB), and be
+            # allocated and read before any data: refuse the document instead.
+            raise InvalidMetadataError(
+                f"codecs (sharding_indexed): chunk_shape {list(self.chunk_shape)} makes "
+                f"{self.n_inner} inner chunks per shard of {list(self.shard_shape)}, more than "
+                f"the {limit} allowed (config 'codec.max_shard_chunks'); its index would take "
+                f"{16 * self.n_inner} bytes"
+            )
         self.fill_value = fill_value
         self.inner_specs: tuple[CodecSpec, ...] = tuple(cfg["codecs"])
         self.inner = _inner_pipeline(self.inner_specs, self.dtype, self.chunk_shape, fill_value)

@@ -24,6 +24,7 @@ from cloudzarr.codecs.base import (
     BytesBytesCodec,
     as_uint8,
 )
+from cloudzarr.codecs.bounded import decode_at_most, decode_exact
 from cloudzarr.codecs.direct import CheckedNumcodec
 from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
 from cloudzarr.metadata.codec_specs import CodecSpec
@@ -209,6 +210,17 @@ class NumcodecsBytesCodec(BytesBytesCodec):
     def decode(self, data: Buffer) -> Buffer:
         return self.codec.decode(data)
 
+    def decode_bounded(
+        self, data: Buffer, limit: int, *, exact: bool, out: np.ndarray | None = None
+    ) -> Buffer:
+        """Decode to exactly (``exact``) or at most ``limit`` bytes, stopping there.
+
+        ``out``: a flat uint8 array of ``limit`` bytes to decode into (exact decodes only).
+        """
+        if exact:
+            return decode_exact(self.codec, self.name, data, limit, out)
+        return decode_at_most(self.codec, self.name, data, limit)
+
 
 class GzipCodec(NumcodecsBytesCodec):
     """``gzip`` (numcodecs GZip)."""
@@ -247,6 +259,12 @@ class BloscCodec(NumcodecsBytesCodec):
     def decode(self, data: Buffer) -> Buffer:
         check_blosc_frame(data)
         return self.codec.decode(data)
+
+    def decode_bounded(
+        self, data: Buffer, limit: int, *, exact: bool, out: np.ndarray | None = None
+    ) -> Buffer:
+        check_blosc_frame(data)
+        return super().decode_bounded(data, limit, exact=exact, out=out)
 
 
 def check_blosc_frame(data: Buffer) -> None:
