@@ -335,22 +335,24 @@ class ShardedChunkIO(ChunkIO):
                 if data is None:
                     target[...] = self.fill_value
                     return
-                shard = await run_cpu(self.chunk_nbytes, self._decode_shard, data, key)
-                target[...] = shard[proj.chunk_selection]
+                # Inner chunks decode in parallel, each straight into its place in the output.
+                await self.codec.decode_part_parallel(
+                    data, key, proj.chunk_selection, extent, target
+                )
             else:
                 await self.codec.read_into(store, key, proj.chunk_selection, extent, target)
         except ChunkDecodeError as exc:
             raise self._wrap(exc) from exc
 
-    def _decode_shard(self, data: Any, key: str) -> np.ndarray:
-        shard = np.empty(self.grid_chunks, dtype=self.dtype)
-        self.codec.decode_into(data, key, shard)
-        return shard
-
     async def write(self, store: Store, key: str, proj: ChunkProjection, value: np.ndarray) -> None:
         """Write into the shard at ``key``, re-encoding only the inner chunks touched."""
         part = _region(value, proj.out_selection)
         extent = self._extent(proj.chunk_coords)
+        if proj.is_complete and part.shape == self.grid_chunks:
+            # A whole shard: inner chunks encoded in parallel from the caller's buffer.
+            data = await self.codec.encode_parallel(part)
+            await self._store_result(store, key, data)
+            return
         existing = None if proj.is_complete else await store.get(key)
         try:
             data = await run_cpu(

@@ -41,12 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from cloudzarr.arrays.cpu import run_cpu
+from cloudzarr.arrays.cpu import codec_threads, run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
 from cloudzarr.codecs.base import ArrayBytesCodec, Buffer
 from cloudzarr.codecs.pipeline import CodecPipeline, V3CodecPipeline
 from cloudzarr.codecs.v3 import array_array_codec, bytes_bytes_codec
+from cloudzarr.concurrency import gather
 from cloudzarr.config import config
 from cloudzarr.errors import ChunkDecodeError, InvalidMetadataError
 from cloudzarr.metadata.codec_specs import CodecSpec
@@ -324,6 +325,94 @@ class ShardingCodec(ArrayBytesCodec):
                 chunk = self._decode_inner(view[off : off + n], label, flat)
                 target[proj.out_selection] = chunk[proj.chunk_selection]
 
+    # --- parallel whole-shard decode and encode -------------------------------------------
+
+    async def decode_part_parallel(
+        self,
+        data: Buffer,
+        label: str,
+        selection: tuple[Any, ...],
+        extent: tuple[int, ...],
+        target: np.ndarray,
+    ) -> None:
+        """:meth:`_decode_part_into`, its inner chunks spread over the codec pool.
+
+        Each inner chunk the selection covers whole is decoded straight into its place in
+        ``target`` (no shard-sized intermediate, no copy when that place is contiguous); the
+        others are decoded and their selected part copied. Batches of about equal size run as
+        one pool job each, so a 64-chunk shard costs a few pool round trips, not 64.
+        """
+        if self.nested is not None:
+            await run_cpu(
+                self.inner_nbytes * self.n_inner,
+                self._decode_part_into,
+                data,
+                label,
+                selection,
+                extent,
+                target,
+            )
+            return
+        index, view = self._split(data, label)
+        projections = list(self._sub_indexer(selection, extent))
+        batches = _batches(projections, codec_threads())
+        await gather(
+            *(
+                run_cpu(
+                    self.inner_nbytes * len(batch),
+                    self._decode_batch,
+                    view,
+                    index,
+                    label,
+                    batch,
+                    target,
+                )
+                for batch in batches
+            )
+        )
+
+    def _decode_batch(
+        self,
+        view: memoryview,
+        index: np.ndarray,
+        label: str,
+        batch: Sequence[ChunkProjection],
+        target: np.ndarray,
+    ) -> None:
+        for proj in batch:
+            flat = int(np.ravel_multi_index(proj.chunk_coords, self.chunks_per_shard))
+            off, n = (int(v) for v in index[flat])
+            place: tuple[Any, ...] = (*proj.out_selection, Ellipsis)  # a view, even 0-d
+            region = target[place]
+            if off == MAX_UINT64:
+                region[...] = self.fill_value
+                continue
+            raw = view[off : off + n]
+            try:
+                if proj.is_complete and region.shape == self.chunk_shape:
+                    self.inner.decode_into(raw, region)
+                else:
+                    region[...] = self.inner.decode(raw)[proj.chunk_selection]
+            except Exception as exc:
+                raise ChunkDecodeError(
+                    f"shard {label!r}: inner chunk {self._coords(flat)} could not be decoded: {exc}"
+                ) from exc
+
+    async def encode_parallel(self, shard: np.ndarray) -> bytes | None:
+        """:meth:`encode_shard` with the inner chunks encoded in parallel in the codec pool,
+        each straight from its region of ``shard`` (the caller's buffer)."""
+        batches = _batches(list(range(self.n_inner)), codec_threads())
+        parts = await gather(
+            *(
+                run_cpu(self.inner_nbytes * len(batch), self._encode_batch, shard, batch)
+                for batch in batches
+            )
+        )
+        return self._assemble([piece for part in parts for piece in part])
+
+    def _encode_batch(self, shard: np.ndarray, batch: Sequence[int]) -> list[Buffer | None]:
+        return [self._encode_inner(shard[self._inner_origin(i)]) for i in batch]
+
     # --- partial reads and writes ----------------------------------------------------------
 
     def _sub_indexer(self, selection: tuple[Any, ...], extent: tuple[int, ...]) -> BasicIndexer:
@@ -587,6 +676,13 @@ class ShardingCodec(ArrayBytesCodec):
                 chunk[proj.chunk_selection] = part
             encoded[flat] = self._encode_inner(chunk)
         return self._assemble(encoded)
+
+
+def _batches[T](items: Sequence[T], workers: int) -> list[Sequence[T]]:
+    """``items`` cut into at most ``workers`` runs of about equal length (in order)."""
+    count = max(1, min(workers, len(items)))
+    size = -(-len(items) // count)
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _inner_pipeline(
