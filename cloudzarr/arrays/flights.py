@@ -7,9 +7,9 @@ and if others joined while it waited, decodes into a fresh chunk they all copy f
 that arrive after the leader chose to decode straight into its own output get the fetched
 bytes and decode themselves: still one request per chunk.
 
-Flights are kept per store object (equal stores share them) and per event loop; a write
-through cloudzarr ends the flight of its key (:func:`forget`), so a read that starts after a
-write returned never joins a fetch that began before it.
+Flights are kept per store object and per event loop; a write through cloudzarr ends the
+flights of its key (:func:`forget`), so a read that starts after a write returned never joins a
+fetch that began before it.
 """
 
 from __future__ import annotations
@@ -56,18 +56,17 @@ class Flight:
             self.future.set_result(outcome)
 
 
-_tables: weakref.WeakKeyDictionary[Store, dict[str, Flight]] = weakref.WeakKeyDictionary()
-_by_id: dict[int, dict[str, Flight]] = {}
+#: Flights per store object, by id: hashing a store may cost as much as its configuration
+#: (a memory store's is its whole mapping), too much for every chunk read.
+_tables: dict[int, dict[str, Flight]] = {}
 
 
 def _table(store: Store) -> dict[str, Flight]:
-    try:
-        table = _tables.get(store)
-        if table is None:
-            table = _tables[store] = {}
-        return table
-    except TypeError:  # an unhashable store: flights per object only
-        return _by_id.setdefault(id(store), {})
+    table = _tables.get(id(store))
+    if table is None:
+        table = _tables[id(store)] = {}
+        weakref.finalize(store, _tables.pop, id(store), None)
+    return table
 
 
 def join_or_lead(store: Store, key: str) -> tuple[Flight, bool]:
@@ -94,5 +93,12 @@ def land(store: Store, key: str, flight: Flight) -> None:
 
 
 def forget(store: Store, key: str) -> None:
-    """End the sharing of ``key``'s current flight: later readers fetch anew (after a write)."""
-    _table(store).pop(key, None)
+    """End the sharing of ``key``'s flights: later readers fetch anew (after a write).
+
+    Every store object's flight of ``key`` ends, not only ``store``'s: a wrapper and the store
+    it wraps (or two handles on one bucket) are different objects over the same data. Another
+    bucket's key of the same name only loses its sharing for one read.
+    """
+    del store
+    for table in _tables.values():
+        table.pop(key, None)
