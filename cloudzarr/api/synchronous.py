@@ -36,6 +36,7 @@ def open_group(
     use_consolidated: bool | str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
+    cache: Any = None,
 ) -> Group:
     """See :func:`cloudzarr.api.asynchronous.open_group`."""
     return Group(
@@ -48,6 +49,7 @@ def open_group(
                 use_consolidated=use_consolidated,
                 storage_options=storage_options,
                 attributes=attributes,
+                cache=cache,
             )
         )
     )
@@ -184,6 +186,7 @@ def open_array(
     mode: AccessMode = "a",
     zarr_format: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    cache: Any = None,
     **kwargs: Any,
 ) -> Array:
     """See :func:`cloudzarr.api.asynchronous.open_array`."""
@@ -195,6 +198,7 @@ def open_array(
                 mode=mode,
                 zarr_format=zarr_format,
                 storage_options=storage_options,
+                cache=cache,
                 **kwargs,
             )
         )

@@ -8,6 +8,8 @@ from cloudzarr.storage.byte_range import (
     RangeByteRequest,
     SuffixByteRequest,
 )
+from cloudzarr.storage.cache import CacheStats, CacheStore, MemoryCache
+from cloudzarr.storage.disk_cache import DiskCache
 from cloudzarr.storage.faults import FaultStore
 from cloudzarr.storage.fsspec import FsspecStore
 from cloudzarr.storage.gcs import GCSStore
@@ -25,6 +27,9 @@ from cloudzarr.storage.wrapper import StoreWrapper
 __all__ = [
     "AzureStore",
     "ByteRequest",
+    "CacheStats",
+    "CacheStore",
+    "DiskCache",
     "FaultStore",
     "FsspecStore",
     "GCSStore",
@@ -33,6 +38,7 @@ __all__ = [
     "LatencyStore",
     "Limiter",
     "LocalStore",
+    "MemoryCache",
     "MemoryStore",
     "OffsetByteRequest",
     "OperationStats",
