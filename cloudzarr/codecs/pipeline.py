@@ -28,7 +28,8 @@ Interface (stable; the arrays layer builds on it)::
 - Both are synchronous and thread-safe; numcodecs releases the GIL for zstd, blosc and zlib, so
   the arrays layer can run them in a thread pool.
 - Sharding: the arrays layer registers ``sharding_indexed`` with
-  :func:`cloudzarr.codecs.v3.register_array_bytes_codec`, and builds the inner-chunk pipeline
+  :func:`cloudzarr.codecs.v3.register_array_bytes_codec` (so ``from_v3`` / ``from_metadata``
+  build it like any serialiser, given the fill value), and builds the inner-chunk pipeline
   with ``CodecPipeline.from_v3(spec.configuration["codecs"], dtype, inner_chunk_shape)`` and the
   index pipeline with ``CodecPipeline.from_v3(spec.configuration["index_codecs"],
   np.dtype("uint64"), (*chunks_per_shard, 2))``, whose ``encoded_size()`` is fixed
@@ -153,9 +154,7 @@ class CodecPipeline:
         """The pipeline of an array's chunks (the shard-level pipeline when sharded)."""
         if metadata.zarr_format == 3:
             return V3CodecPipeline.from_v3(
-                metadata.codecs,
-                metadata.dtype,
-                metadata.chunks,
+                metadata.codecs, metadata.dtype, metadata.chunks, metadata.fill_value
             )
         return V2CodecPipeline.from_v2(
             metadata.compressor,
@@ -170,9 +169,11 @@ class CodecPipeline:
         codecs: Sequence[CodecSpec | Mapping[str, Any]],
         dtype: np.dtype[Any],
         chunk_shape: Sequence[int] | None = None,
+        fill_value: Any = None,
     ) -> V3CodecPipeline:
-        """A v3 pipeline from codec specs (or JSON dicts, validated here)."""
-        return V3CodecPipeline.from_v3(codecs, dtype, chunk_shape)
+        """A v3 pipeline from codec specs (or JSON dicts, validated here); ``fill_value`` is
+        what a sharding serialiser's absent inner chunks read as."""
+        return V3CodecPipeline.from_v3(codecs, dtype, chunk_shape, fill_value)
 
     @staticmethod
     def from_v2(
@@ -263,6 +264,7 @@ class V3CodecPipeline(CodecPipeline):
         codecs: Sequence[CodecSpec | Mapping[str, Any]],
         dtype: np.dtype[Any],
         chunk_shape: Sequence[int] | None = None,
+        fill_value: Any = None,
     ) -> V3CodecPipeline:
         dtype = np.dtype(dtype)
         specs = [c for c in codecs if isinstance(c, CodecSpec)]
@@ -282,7 +284,7 @@ class V3CodecPipeline(CodecPipeline):
         for codec in array_array:
             if inner_shape is not None:
                 inner_dtype, inner_shape = codec.resolve(inner_dtype, inner_shape)
-        array_bytes = array_bytes_codec(serialisers[0], inner_dtype, inner_shape)
+        array_bytes = array_bytes_codec(serialisers[0], inner_dtype, inner_shape, fill_value)
         bytes_bytes = [bytes_bytes_codec(s) for s in specs if s.kind == "bytes_bytes"]
         return cls(array_array, array_bytes, bytes_bytes, dtype, chunk_shape)
 

@@ -52,16 +52,20 @@ __all__ = [
 _NATIVE_ENDIAN = sys.byteorder  # "little" or "big"
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 
-#: Factories for array->bytes codecs implemented elsewhere (``sharding_indexed``).
-ArrayBytesFactory = Callable[[CodecSpec, np.dtype[Any], "tuple[int, ...] | None"], ArrayBytesCodec]
+#: Factories for array->bytes codecs implemented elsewhere (``sharding_indexed``), called as
+#: ``factory(spec, dtype, chunk_shape, fill_value)``.
+ArrayBytesFactory = Callable[
+    [CodecSpec, np.dtype[Any], "tuple[int, ...] | None", Any], ArrayBytesCodec
+]
 _ARRAY_BYTES_FACTORIES: dict[str, ArrayBytesFactory] = {}
 
 
 def register_array_bytes_codec(name: str, factory: ArrayBytesFactory) -> None:
-    """Register a factory ``(spec, dtype, chunk_shape) -> ArrayBytesCodec`` for codec ``name``.
+    """Register ``factory(spec, dtype, chunk_shape, fill_value) -> ArrayBytesCodec`` for ``name``.
 
-    The arrays layer registers ``sharding_indexed`` here; ``chunk_shape`` is the (shard) chunk
-    shape when the pipeline was built with one.
+    The arrays layer registers ``sharding_indexed`` here (absent inner chunks read as the
+    array's fill value, hence the argument); ``chunk_shape`` is the (shard) chunk shape when
+    the pipeline was built with one.
     """
     _ARRAY_BYTES_FACTORIES[name] = factory
 
@@ -331,7 +335,10 @@ def array_array_codec(spec: CodecSpec) -> ArrayArrayCodec:
 
 
 def array_bytes_codec(
-    spec: CodecSpec, dtype: np.dtype[Any], chunk_shape: tuple[int, ...] | None = None
+    spec: CodecSpec,
+    dtype: np.dtype[Any],
+    chunk_shape: tuple[int, ...] | None = None,
+    fill_value: Any = None,
 ) -> ArrayBytesCodec:
     """Build an array->bytes codec from its spec (sharding through the registry)."""
     if spec.name == "bytes":
@@ -340,7 +347,7 @@ def array_bytes_codec(
         return VLenUTF8Codec()
     factory = _ARRAY_BYTES_FACTORIES.get(spec.name)
     if factory is not None:
-        return factory(spec, dtype, chunk_shape)
+        return factory(spec, dtype, chunk_shape, fill_value)
     raise UnsupportedCodecError(f"codec {spec.name!r}: no array->bytes implementation available")
 
 

@@ -72,3 +72,19 @@ async def test_parallel_shard_decode_equals_serial(dtype: str, codec: str) -> No
             await arr.getitem((slice(1, 31), slice(1, 19))), serial[1:31, 1:19]
         )
         np.testing.assert_array_equal(await arr.getitem((slice(None), 7)), serial[:, 7])
+
+
+async def test_sharding_is_a_registered_serialiser() -> None:
+    from cloudzarr.arrays.sharding import ShardingCodec
+    from cloudzarr.codecs.pipeline import CodecPipeline, V3CodecPipeline
+
+    store = MemoryStore()
+    meta = build_array_metadata(shape=(32, 20), dtype="i2", chunks=(8, 5), shards=(32, 20))
+    arr = await AsyncArray.create(store, "a", meta)
+    data = np.arange(640, dtype="i2").reshape(32, 20)
+    data[:8, :5] = 0  # one absent inner chunk: reads as the fill value
+    await arr.setitem(..., data)
+    pipeline = CodecPipeline.from_metadata(arr.metadata)
+    assert isinstance(pipeline, V3CodecPipeline)
+    assert isinstance(pipeline.array_bytes, ShardingCodec)
+    np.testing.assert_array_equal(pipeline.decode(store._data["a/c/0/0"]), data)

@@ -17,7 +17,7 @@ re-encoding only the inner chunks the write touched.
 
 Nested sharding (a ``sharding_indexed`` among a shard's inner codecs, as zarr-python writes
 with a ``ShardingCodec`` inside a ``ShardingCodec``) is supported: each inner chunk is then
-itself a shard, built by :func:`_inner_pipeline` with the same fill value. When no other inner
+itself a shard, built through the codec registry with the same fill value. When no other inner
 codec surrounds the nested shards, a partial read fetches those it needs whole (coalesced like
 any inner chunk) and decodes only their chunks it needs; a nested shard larger than
 :data:`NESTED_WHOLE_MAX_BYTES` is itself read by ranges (its index, then the chunks needed); a
@@ -29,11 +29,15 @@ Modules: :mod:`.codec` (the codec: whole shards, parallel decode and encode, par
 :mod:`.index` (the shard index), :mod:`.reads` (the partial-read planner and its coalescing
 limits).
 
-The codec is not registered with :func:`cloudzarr.codecs.register_array_bytes_codec`: that
-registry's factories do not receive the array's fill value, which absent inner chunks read as, so
-:class:`~cloudzarr.arrays.chunk_io.ShardedChunkIO` builds it directly (sharding must be the
-array's only codec, as zarr-python writes it).
+The codec is registered with :func:`cloudzarr.codecs.v3.register_array_bytes_codec` (whose
+factories receive the fill value absent inner chunks read as), so any v3 pipeline builds it,
+nested shards included; :class:`~cloudzarr.arrays.chunk_io.ShardedChunkIO` uses it directly for
+its partial reads and writes (sharding must be the array's only codec, as zarr-python writes).
 """
+
+from typing import Any
+
+import numpy as np
 
 from cloudzarr.arrays.sharding.codec import ShardingCodec
 from cloudzarr.arrays.sharding.index import MAX_UINT64
@@ -42,6 +46,9 @@ from cloudzarr.arrays.sharding.reads import (
     COALESCE_MAX_GAP,
     NESTED_WHOLE_MAX_BYTES,
 )
+from cloudzarr.codecs.v3 import register_array_bytes_codec
+from cloudzarr.errors import UnsupportedCodecError
+from cloudzarr.metadata.codec_specs import CodecSpec
 
 __all__ = [
     "COALESCE_MAX_BYTES",
@@ -50,3 +57,14 @@ __all__ = [
     "NESTED_WHOLE_MAX_BYTES",
     "ShardingCodec",
 ]
+
+
+def _factory(
+    spec: CodecSpec, dtype: np.dtype[Any], shape: tuple[int, ...] | None, fill_value: Any
+) -> ShardingCodec:
+    if shape is None:
+        raise UnsupportedCodecError("codec 'sharding_indexed' needs the shard shape")
+    return ShardingCodec(spec, dtype, shape, fill_value)
+
+
+register_array_bytes_codec("sharding_indexed", _factory)

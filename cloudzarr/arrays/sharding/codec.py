@@ -16,7 +16,6 @@ from cloudzarr.arrays.sharding.index import INDEX_DTYPE, MAX_UINT64
 from cloudzarr.arrays.sharding.reads import PartialReadMixin
 from cloudzarr.codecs.base import ArrayBytesCodec, Buffer
 from cloudzarr.codecs.pipeline import CodecPipeline, V3CodecPipeline
-from cloudzarr.codecs.v3 import array_array_codec, bytes_bytes_codec
 from cloudzarr.concurrency import gather
 from cloudzarr.config import config
 from cloudzarr.errors import ChunkDecodeError, InvalidMetadataError
@@ -76,7 +75,10 @@ class ShardingCodec(PartialReadMixin, ArrayBytesCodec):
             )
         self.fill_value = fill_value
         self.inner_specs: tuple[CodecSpec, ...] = tuple(cfg["codecs"])
-        self.inner = _inner_pipeline(self.inner_specs, self.dtype, self.chunk_shape, fill_value)
+        # A nested sharding_indexed comes from the codec registry, given the same fill value.
+        self.inner = CodecPipeline.from_v3(
+            self.inner_specs, self.dtype, self.chunk_shape, fill_value
+        )
         #: The nested shard codec when each inner chunk is a shard and nothing else (no codec
         #: before or after it), so a nested shard's bytes can themselves be read by ranges.
         self.nested: ShardingCodec | None = None
@@ -107,6 +109,10 @@ class ShardingCodec(PartialReadMixin, ArrayBytesCodec):
             for c, n in zip(coords, self.chunk_shape, strict=True)
         )
 
+    def _inner_view(self, flat: int) -> tuple[Any, ...]:
+        # The trailing Ellipsis keeps a 0-d region a view (a string shard's would be a str).
+        return (*self._inner_origin(flat), Ellipsis)
+
     def _coords(self, flat: int) -> list[int]:
         return [int(c) for c in np.unravel_index(flat, self.chunks_per_shard)]
 
@@ -132,7 +138,7 @@ class ShardingCodec(PartialReadMixin, ArrayBytesCodec):
 
     def encode_shard(self, shard: np.ndarray) -> bytes | None:
         """Encode a whole shard, or None if every inner chunk is all fill value."""
-        encoded = [self._encode_inner(shard[self._inner_origin(i)]) for i in range(self.n_inner)]
+        encoded = [self._encode_inner(shard[self._inner_view(i)]) for i in range(self.n_inner)]
         return self._assemble(encoded)
 
     def decode(self, data: Buffer, dtype: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
@@ -274,7 +280,7 @@ class ShardingCodec(PartialReadMixin, ArrayBytesCodec):
         return self._assemble([piece for part in parts for piece in part])
 
     def _encode_batch(self, shard: np.ndarray, batch: Sequence[int]) -> list[Buffer | None]:
-        return [self._encode_inner(shard[self._inner_origin(i)]) for i in batch]
+        return [self._encode_inner(shard[self._inner_view(i)]) for i in batch]
 
     # --- partial writes ----------------------------------------------------------------
 
@@ -327,28 +333,3 @@ def _batches[T](items: Sequence[T], workers: int) -> list[Sequence[T]]:
     count = max(1, min(workers, len(items)))
     size = -(-len(items) // count)
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _inner_pipeline(
-    specs: tuple[CodecSpec, ...],
-    dtype: np.dtype[Any],
-    chunk_shape: tuple[int, ...],
-    fill_value: Any,
-) -> CodecPipeline:
-    """The inner chunks' codec pipeline; an inner ``sharding_indexed`` makes each a shard.
-
-    A nested shard is an inner chunk whose array->bytes codec is itself a
-    :class:`ShardingCodec` (over the shape the array->array codecs before it produce), so it is
-    built here, where the fill value its absent chunks read as is known, and not through the
-    codec registry.
-    """
-    if not any(spec.name == "sharding_indexed" for spec in specs):
-        return CodecPipeline.from_v3(specs, dtype, chunk_shape)
-    array_array = [array_array_codec(s) for s in specs if s.kind == "array_array"]
-    layer_dtype, layer_shape = dtype, chunk_shape
-    for codec in array_array:
-        layer_dtype, layer_shape = codec.resolve(layer_dtype, layer_shape)
-    serialiser = next(s for s in specs if s.kind == "array_bytes")
-    nested = ShardingCodec(serialiser, layer_dtype, layer_shape, fill_value)
-    bytes_bytes = [bytes_bytes_codec(s) for s in specs if s.kind == "bytes_bytes"]
-    return V3CodecPipeline(array_array, nested, bytes_bytes, dtype, chunk_shape)
