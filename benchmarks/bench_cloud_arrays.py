@@ -345,12 +345,15 @@ def _moto() -> Iterator[dict[str, str]]:
 @contextlib.contextmanager
 def _radosgw() -> Iterator[dict[str, str]]:
     script = Path(__file__).resolve().parents[1] / "scripts" / "radosgw.sh"
-    out = subprocess.run([str(script), "start"], capture_output=True, text=True, check=True)
+    env = {**os.environ, "PYTHON": sys.executable}  # the script creates the bucket with boto3
+    out = subprocess.run(
+        [str(script), "start"], stdout=subprocess.PIPE, text=True, env=env, check=True
+    )
     info = json.loads(out.stdout.strip().splitlines()[-1])
     try:
         yield info
     finally:
-        subprocess.run([str(script), "stop"], check=False)
+        subprocess.run([str(script), "stop"], env=env, check=False)
 
 
 def _setup(server: dict[str, str], nbytes: int) -> None:
