@@ -52,6 +52,13 @@ auth cluster required = none
 auth service required = none
 auth client required = none
 auth allow insecure global id reclaim = true
+# Without cephx there is no "secure" connection mode; radosgw asks for it on monitor links.
+ms mon client mode = crc
+ms client mode = crc
+ms mon service mode = crc
+ms mon cluster mode = crc
+ms service mode = crc
+ms cluster mode = crc
 osd pool default size = 1
 osd pool default min size = 1
 osd crush chooseleaf type = 0
@@ -64,6 +71,10 @@ log file = $RUN/\$name.log
 admin socket = $RUN/\$name.asok
 pid file = $RUN/\$name.pid
 keyring = $RUN/keyring
+# The unpacked tree is not at /usr: point ceph at its plugins and object classes.
+erasure code dir = $ROOT/usr/lib/x86_64-linux-gnu/ceph/erasure-code
+plugin dir = $ROOT/usr/lib/x86_64-linux-gnu/ceph
+osd class dir = $ROOT/usr/lib/x86_64-linux-gnu/rados-classes
 [mon.a]
 mon data = $RUN/mon.a
 [osd.0]
