@@ -92,6 +92,14 @@ class MemoryCache:
             f"nbytes={self.stats.nbytes})"
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy in another process (dask workers) starts empty: entries are keyed by the
+        # identity of store objects of this process.
+        return {"max_bytes": self.max_bytes, "max_missing": self.max_missing}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["max_bytes"], state["max_missing"])  # type: ignore[misc]
+
     def lookup(self, space: Any, key: str) -> Any:
         """The cached bytes, ``None`` if known missing, or a private marker if not cached."""
         with self._lock:

@@ -58,6 +58,12 @@ class DiskCache:
         self._lock = threading.Lock()
         self._nbytes = sum(p.stat().st_size for p in self._data_files())
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"directory": str(self.directory), "max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["directory"], state["max_bytes"])  # type: ignore[misc]
+
     def __repr__(self) -> str:
         return f"DiskCache({str(self.directory)!r}, max_bytes={self.max_bytes})"
 

@@ -182,3 +182,14 @@ def test_open_group_and_open_array_take_a_cache(tmp_path: Path) -> None:
     assert (array[...] == 3.0).all()
     with pytest.raises(InvalidArgumentError, match="cache"):
         cloudzarr.open_array(str(tmp_path / "g"), path="x", mode="r", cache="yes")
+
+
+async def test_cache_store_pickles(tmp_path: Path) -> None:
+    import pickle
+
+    store = CacheStore(LocalStore(tmp_path / "d"), disk=DiskCache(tmp_path / "c"))
+    await store.set("k", b"v")
+    assert await store.get("k") == b"v"
+    copy = pickle.loads(pickle.dumps(store))
+    assert isinstance(copy, CacheStore) and copy.disk == store.disk
+    assert await copy.get("k") == b"v"
