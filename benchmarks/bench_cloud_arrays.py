@@ -359,20 +359,26 @@ def _radosgw() -> Iterator[dict[str, str]]:
 def _setup(server: dict[str, str], nbytes: int) -> None:
     """Write the arrays the read workloads read, with cloudzarr (zarr-python reads them too)."""
     import cloudzarr
+    from cloudzarr.storage import open_store
+    from cloudzarr.sync import sync
 
-    for workload in ("W1", "W3", "W4"):
-        spec = layout(workload, nbytes)
-        arr = cloudzarr.open_array(
-            f"s3://{server['bucket']}/{spec['path']}",
-            mode="w",
-            shape=spec["shape"],
-            chunks=spec["chunks"],
-            shards=spec["shards"],
-            dtype="f4",
-            compressors={"name": "zstd", "configuration": {"level": 1}},
-            storage_options=_storage_options(server),
-        )
-        arr[...] = make_data(spec["shape"])
+    store = open_store(f"s3://{server['bucket']}", storage_options=_storage_options(server))
+    try:
+        for workload in ("W1", "W3", "W4"):
+            spec = layout(workload, nbytes)
+            arr = cloudzarr.open_array(
+                store,
+                path=spec["path"],
+                mode="w",
+                shape=spec["shape"],
+                chunks=spec["chunks"],
+                shards=spec["shards"],
+                dtype="f4",
+                compressors={"name": "zstd", "configuration": {"level": 1}},
+            )
+            arr[...] = make_data(spec["shape"])
+    finally:
+        sync(store.close())
 
 
 def _run_case(lib: str, workload: str, server: dict[str, str], nbytes: int) -> dict[str, Any]:
