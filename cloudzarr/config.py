@@ -33,6 +33,9 @@ key                            environment variable            default   meaning
 ``metadata.max_chunk_bytes``   ``CLOUDZARR_MAX_CHUNK_BYTES``   4 GiB     largest chunk (or
                                                                          shard) an array may
                                                                          declare
+``codec.max_shard_chunks``     ``CLOUDZARR_MAX_SHARD_CHUNKS``  2**22     inner chunks a shard
+                                                                         may hold (its index:
+                                                                         16 bytes each)
 =============================  ==============================  ========  =======================
 """
 
@@ -81,6 +84,7 @@ def _settings() -> dict[str, Setting]:
         ),
         "metadata.max_depth": Setting("CLOUDZARR_MAX_METADATA_DEPTH", 128, int, minimum=8),
         "metadata.max_chunk_bytes": Setting("CLOUDZARR_MAX_CHUNK_BYTES", 2**32, int, minimum=1),
+        "codec.max_shard_chunks": Setting("CLOUDZARR_MAX_SHARD_CHUNKS", 2**22, int, minimum=1),
     }
 
 

@@ -37,6 +37,7 @@ from cloudzarr.groups.hierarchy import check_nodes, create_nodes, implicit_group
 from cloudzarr.groups.io import read_node
 from cloudzarr.groups.paths import normalize_path, shown
 from cloudzarr.storage.base import Store
+from cloudzarr.storage.cache import with_cache
 from cloudzarr.storage.url import open_store
 
 if TYPE_CHECKING:
@@ -64,16 +65,19 @@ def resolve_store(
     *,
     mode: str = "a",
     storage_options: Mapping[str, Any] | None = None,
+    cache: Any = None,
 ) -> Store:
-    """The store ``store`` names, as a read-only view for mode ``"r"``.
+    """The store ``store`` names, as a read-only view for mode ``"r"``, behind a cache if
+    ``cache`` asks for one (see :func:`cloudzarr.storage.cache.with_cache`).
 
     Raises
     ------
     InvalidArgumentError
-        ``mode`` is not one of ``r``, ``r+``, ``a``, ``w``, ``w-``.
+        ``mode`` is not one of ``r``, ``r+``, ``a``, ``w``, ``w-``, or ``cache`` is invalid.
     """
     check_mode(mode)
-    return open_store(store, storage_options=storage_options, read_only=mode == "r")
+    st = open_store(store, storage_options=storage_options, read_only=mode == "r")
+    return with_cache(st, cache)
 
 
 @contextlib.asynccontextmanager
@@ -82,6 +86,7 @@ async def opened_store(
     *,
     mode: str = "a",
     storage_options: Mapping[str, Any] | None = None,
+    cache: Any = None,
 ) -> AsyncIterator[Store]:
     """:func:`resolve_store`, closing the store again if the body fails and the store was
     opened here from a URL or path (a store the caller passed in stays theirs).
@@ -89,7 +94,7 @@ async def opened_store(
     Without this, a failed ``open_group("s3://...")`` drops a store whose HTTP session is
     still open, and aiohttp prints "Unclosed client session" when it is collected.
     """
-    st = resolve_store(store, mode=mode, storage_options=storage_options)
+    st = resolve_store(store, mode=mode, storage_options=storage_options, cache=cache)
     try:
         yield st
     except Exception:
@@ -122,6 +127,7 @@ async def open_group(
     use_consolidated: bool | str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
+    cache: Any = None,
 ) -> AsyncGroup:
     """Open (or, by ``mode``, create) the group at ``path``.
 
@@ -151,6 +157,11 @@ async def open_group(
         (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
     attributes
         The attributes of a group this call creates (ignored when it opens one).
+    cache
+        Opt-in caching: True, a size in bytes, a :class:`~cloudzarr.storage.cache.MemoryCache`
+        or a :class:`~cloudzarr.storage.disk_cache.DiskCache` puts the store behind a
+        :class:`~cloudzarr.storage.cache.CacheStore` (reads served from it are counted as
+        ``cache_hit``; writes through cloudzarr keep it current).
 
     Returns
     -------
@@ -176,7 +187,7 @@ async def open_group(
     """
     check_mode(mode)
     check_format(zarr_format, allow_none=True)
-    async with opened_store(store, mode=mode, storage_options=storage_options) as st:
+    async with opened_store(store, mode=mode, storage_options=storage_options, cache=cache) as st:
         path = normalize_path(path)
         if mode in ("w", "w-"):
             return await AsyncGroup.create(
@@ -561,11 +572,12 @@ async def open_array(
     mode: AccessMode = "a",
     zarr_format: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    cache: Any = None,
     **kwargs: Any,
 ) -> AsyncArray:
     """Open the array at ``path`` (one round of GETs). With mode ``w``/``w-``, or ``a`` when
     nothing is there and ``shape`` is given, create it with ``kwargs`` (those of
-    :func:`create_array`).
+    :func:`create_array`). ``cache``: as for :func:`open_group`.
 
     Parameters
     ----------
@@ -618,6 +630,7 @@ async def open_array(
             require_shape_and_dtype(
                 f"open_array(mode={mode!r})", kwargs.get("shape"), kwargs.get("dtype")
             )
+        # A new array: nothing to cache yet, the returned handle reads through the store.
         return await create_array(
             store,
             name=path,
@@ -628,7 +641,7 @@ async def open_array(
         )
     from cloudzarr.arrays.async_array import AsyncArray
 
-    async with opened_store(store, mode=mode, storage_options=storage_options) as st:
+    async with opened_store(store, mode=mode, storage_options=storage_options, cache=cache) as st:
         try:
             return await AsyncArray.open(
                 st, normalize_path(path), zarr_format, on_metadata_written=refresh_for_array

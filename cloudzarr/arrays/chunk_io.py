@@ -14,6 +14,7 @@ decoding on small machines) and copied once into the output.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from typing import Any
@@ -21,8 +22,10 @@ from typing import Any
 import numcodecs
 import numpy as np
 
+from cloudzarr.arrays import flights
 from cloudzarr.arrays.cpu import run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
+from cloudzarr.arrays.flights import Flight
 from cloudzarr.arrays.indexing import ChunkProjection
 from cloudzarr.arrays.sharding import ShardingCodec
 from cloudzarr.codecs.pipeline import CodecPipeline
@@ -56,6 +59,10 @@ def _scratch_array(shape: tuple[int, ...], dtype: np.dtype[Any], order: str) -> 
             buffers.clear()
         buf = buffers[key] = np.empty(shape, dtype=dtype, order=order)  # type: ignore[call-overload]
     return buf
+
+
+def _place(chunk: np.ndarray, proj: ChunkProjection, out: np.ndarray) -> None:
+    _region(out, proj.out_selection)[...] = chunk[proj.chunk_selection]
 
 
 def _fill_value(metadata: ArrayMetadata) -> Any:
@@ -143,10 +150,14 @@ class ChunkIO:
         return ChunkDecodeError(f"array {self.name!r}: chunk {key!r} could not be decoded: {exc}")
 
     async def _store_result(self, store: Store, key: str, data: bytes | None) -> None:
-        if data is None:
-            await store.delete(key)
-        else:
-            await store.set(key, data)
+        try:
+            if data is None:
+                await store.delete(key)
+            else:
+                await store.set(key, data)
+        finally:
+            # A read starting after this write must not join a fetch begun before it.
+            flights.forget(store, key)
 
     async def read(
         self, store: Store, key: str, proj: ChunkProjection, out: np.ndarray
@@ -176,12 +187,60 @@ class RegularChunkIO(ChunkIO):
             raise self._error(key, exc) from exc
 
     async def read(self, store: Store, key: str, proj: ChunkProjection, out: np.ndarray) -> None:
-        """Read the chunk at ``key`` into ``out[proj.out_selection]``."""
-        data = await store.get(key)
-        if data is None:
+        """Read the chunk at ``key`` into ``out[proj.out_selection]``.
+
+        Concurrent reads of one key share its fetch and decode (see :mod:`.flights`).
+        """
+        while True:
+            flight, leader = flights.join_or_lead(store, key)
+            if leader:
+                await self._lead(store, key, proj, out, flight)
+                return
+            outcome = await asyncio.shield(flight.future)
+            if not outcome.retry:
+                break
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.data is None:
             _region(out, proj.out_selection)[...] = self.fill_value
-            return
-        await run_cpu(self.chunk_nbytes, self._decode_into, data, key, proj, out)
+        elif outcome.chunk is not None:
+            await run_cpu(self.chunk_nbytes, _place, outcome.chunk, proj, out)
+        else:  # joined after the leader had decoded into its own output only
+            await run_cpu(self.chunk_nbytes, self._decode_into, outcome.data, key, proj, out)
+
+    async def _lead(
+        self, store: Store, key: str, proj: ChunkProjection, out: np.ndarray, flight: Flight
+    ) -> None:
+        outcome = flights.Outcome(retry=True)
+        try:
+            data = await store.get(key)
+            outcome = flights.Outcome(data=data)
+            if data is None:
+                _region(out, proj.out_selection)[...] = self.fill_value
+            elif flight.followers and self._reuse:
+                # Others wait for this chunk: decode it once into an array they can all share.
+                chunk = await run_cpu(self.chunk_nbytes, self._decode_shared, data, key)
+                outcome.chunk = chunk
+                await run_cpu(self.chunk_nbytes, _place, chunk, proj, out)
+            else:
+                await run_cpu(self.chunk_nbytes, self._decode_into, data, key, proj, out)
+        except asyncio.CancelledError:
+            outcome = flights.Outcome(retry=True)
+            raise
+        except Exception as exc:
+            outcome.error = exc
+            raise
+        finally:
+            flights.land(store, key, flight)
+            flight.finish(outcome)
+
+    def _decode_shared(self, data: Any, key: str) -> np.ndarray:
+        chunk = np.empty(self.grid_chunks, dtype=self.dtype, order=self._order)  # type: ignore[arg-type]
+        try:
+            self.pipeline.decode_into(data, chunk)
+        except Exception as exc:
+            raise self._error(key, exc) from exc
+        return chunk
 
     def _whole_chunk(self, proj: ChunkProjection) -> bool:
         return proj.is_complete and self._extent(proj.chunk_coords) == self.grid_chunks
@@ -281,22 +340,24 @@ class ShardedChunkIO(ChunkIO):
                 if data is None:
                     target[...] = self.fill_value
                     return
-                shard = await run_cpu(self.chunk_nbytes, self._decode_shard, data, key)
-                target[...] = shard[proj.chunk_selection]
+                # Inner chunks decode in parallel, each straight into its place in the output.
+                await self.codec.decode_part_parallel(
+                    data, key, proj.chunk_selection, extent, target
+                )
             else:
                 await self.codec.read_into(store, key, proj.chunk_selection, extent, target)
         except ChunkDecodeError as exc:
             raise self._wrap(exc) from exc
 
-    def _decode_shard(self, data: Any, key: str) -> np.ndarray:
-        shard = np.empty(self.grid_chunks, dtype=self.dtype)
-        self.codec.decode_into(data, key, shard)
-        return shard
-
     async def write(self, store: Store, key: str, proj: ChunkProjection, value: np.ndarray) -> None:
         """Write into the shard at ``key``, re-encoding only the inner chunks touched."""
         part = _region(value, proj.out_selection)
         extent = self._extent(proj.chunk_coords)
+        if proj.is_complete and part.shape == self.grid_chunks:
+            # A whole shard: inner chunks encoded in parallel from the caller's buffer.
+            data = await self.codec.encode_parallel(part)
+            await self._store_result(store, key, data)
+            return
         existing = None if proj.is_complete else await store.get(key)
         try:
             data = await run_cpu(

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cloudzarr.config import config
 
-__all__ = ["INLINE_BYTES", "run_cpu"]
+__all__ = ["INLINE_BYTES", "codec_threads", "run_cpu"]
 
 #: Chunks smaller than this (decoded bytes) are encoded/decoded inline. Measured on the 2-core
 #: development machine (loaded): a pool round trip cost 300 us, zstd decoded 16 KiB in 215 us
@@ -27,7 +27,8 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
-def _workers() -> int:
+def codec_threads() -> int:
+    """How many threads the codec pool has (``codec.threads``, else one per core)."""
     threads: int | None = config.get("codec.threads")
     return threads if threads is not None else max(os.cpu_count() or 1, 1)
 
@@ -37,7 +38,9 @@ def pool() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="cloudzarr-codec")
+            _pool = ThreadPoolExecutor(
+                max_workers=codec_threads(), thread_name_prefix="cloudzarr-codec"
+            )
         return _pool
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from numcodecs.abc import Codec as Numcodec
 
 from cloudzarr.codecs.base import Buffer, as_uint8
+from cloudzarr.codecs.bounded import decode_exact
 from cloudzarr.errors import ChunkDecodeError
 
 __all__ = ["DIRECT_CODEC_IDS", "CheckedNumcodec", "check_announced", "decoded_nbytes"]
@@ -97,17 +98,7 @@ class CheckedNumcodec(Numcodec):
         if isinstance(out, np.ndarray) and not (out.flags.c_contiguous or out.flags.f_contiguous):
             raise ValueError("decode(out=...) needs a contiguous output array")
         dest = as_uint8(out) if isinstance(out, np.ndarray) else np.frombuffer(out, np.uint8)
-        announced = decoded_nbytes(self.codec_id, buf)
-        check_announced(self.codec_id, announced, dest.size)
-        if announced == dest.size:
-            self.codec.decode(buf, out=out)
-            return out
-        decoded = as_uint8(self.codec.decode(buf))
-        if decoded.size != dest.size:
-            raise ChunkDecodeError(
-                f"codec {self.codec_id}: decoded {decoded.size} bytes, expected {dest.size}"
-            )
-        dest[...] = decoded
+        decode_exact(self.codec, self.codec_id, buf, dest.size, out=dest)
         return out
 
     def get_config(self) -> dict[str, Any]:

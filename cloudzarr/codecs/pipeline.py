@@ -28,7 +28,8 @@ Interface (stable; the arrays layer builds on it)::
 - Both are synchronous and thread-safe; numcodecs releases the GIL for zstd, blosc and zlib, so
   the arrays layer can run them in a thread pool.
 - Sharding: the arrays layer registers ``sharding_indexed`` with
-  :func:`cloudzarr.codecs.v3.register_array_bytes_codec`, and builds the inner-chunk pipeline
+  :func:`cloudzarr.codecs.v3.register_array_bytes_codec` (so ``from_v3`` / ``from_metadata``
+  build it like any serialiser, given the fill value), and builds the inner-chunk pipeline
   with ``CodecPipeline.from_v3(spec.configuration["codecs"], dtype, inner_chunk_shape)`` and the
   index pipeline with ``CodecPipeline.from_v3(spec.configuration["index_codecs"],
   np.dtype("uint64"), (*chunks_per_shard, 2))``, whose ``encoded_size()`` is fixed
@@ -51,12 +52,8 @@ from cloudzarr.codecs.base import (
     BytesBytesCodec,
     as_uint8,
 )
-from cloudzarr.codecs.direct import (
-    DIRECT_CODEC_IDS,
-    CheckedNumcodec,
-    check_announced,
-    decoded_nbytes,
-)
+from cloudzarr.codecs.bounded import compress_bound, decode_at_most, decode_exact
+from cloudzarr.codecs.direct import CheckedNumcodec
 from cloudzarr.codecs.v3 import (
     BytesCodec,
     NumcodecsBytesCodec,
@@ -109,11 +106,29 @@ class BytesCodecChain:
             data = codec.encode(data)
         return data
 
-    def decode(self, data: Buffer) -> Buffer:
-        """Decode a buffer (``ChunkDecodeError`` naming the failing codec)."""
-        for codec in reversed(self.codecs):
+    def decode(
+        self, data: Buffer, expected: int | None = None, out: np.ndarray | None = None
+    ) -> Buffer:
+        """Decode a buffer (``ChunkDecodeError`` naming the failing codec).
+
+        With ``expected`` (the decoded size the metadata gives), no codec produces more than
+        it may: the innermost decodes to exactly ``expected`` bytes (into ``out``, a flat uint8
+        array of that size, when given), each outer one to at most the compressed bound of
+        what the next one in may take (see :mod:`cloudzarr.codecs.bounded`).
+        """
+        limits: list[int | None] = [expected]
+        for _ in self.codecs[1:]:
+            last = limits[-1]
+            limits.append(None if last is None else compress_bound(last))
+        for i in reversed(range(len(self.codecs))):
+            codec, limit = self.codecs[i], limits[i]
             try:
-                data = codec.decode(data)
+                if limit is not None and isinstance(codec, NumcodecsBytesCodec):
+                    data = codec.decode_bounded(
+                        data, limit, exact=i == 0, out=out if i == 0 else None
+                    )
+                else:
+                    data = codec.decode(data)
             except Exception as exc:
                 raise _decode_error(codec.name, exc) from exc
         return data
@@ -139,9 +154,7 @@ class CodecPipeline:
         """The pipeline of an array's chunks (the shard-level pipeline when sharded)."""
         if metadata.zarr_format == 3:
             return V3CodecPipeline.from_v3(
-                metadata.codecs,
-                metadata.dtype,
-                metadata.chunks,
+                metadata.codecs, metadata.dtype, metadata.chunks, metadata.fill_value
             )
         return V2CodecPipeline.from_v2(
             metadata.compressor,
@@ -156,9 +169,11 @@ class CodecPipeline:
         codecs: Sequence[CodecSpec | Mapping[str, Any]],
         dtype: np.dtype[Any],
         chunk_shape: Sequence[int] | None = None,
+        fill_value: Any = None,
     ) -> V3CodecPipeline:
-        """A v3 pipeline from codec specs (or JSON dicts, validated here)."""
-        return V3CodecPipeline.from_v3(codecs, dtype, chunk_shape)
+        """A v3 pipeline from codec specs (or JSON dicts, validated here); ``fill_value`` is
+        what a sharding serialiser's absent inner chunks read as."""
+        return V3CodecPipeline.from_v3(codecs, dtype, chunk_shape, fill_value)
 
     @staticmethod
     def from_v2(
@@ -207,15 +222,9 @@ class CodecPipeline:
 
 
 def _decode_direct(codec: Numcodec, name: str, data: Buffer, out: np.ndarray) -> bool:
-    """Decompress ``data`` into C-contiguous ``out`` if the frame's size matches exactly."""
-    if codec.codec_id not in DIRECT_CODEC_IDS:
-        return False
-    announced = decoded_nbytes(codec.codec_id, data)
-    check_announced(codec.codec_id, announced, out.nbytes)
-    if announced != out.nbytes:
-        return False
+    """Decompress ``data`` into C-contiguous ``out``: exactly its size, never more."""
     try:
-        codec.decode(data, out=out.reshape(-1).view(np.uint8))
+        decode_exact(codec, name, data, out.nbytes, out.reshape(-1).view(np.uint8))
     except Exception as exc:
         raise _decode_error(name, exc) from exc
     return True
@@ -255,6 +264,7 @@ class V3CodecPipeline(CodecPipeline):
         codecs: Sequence[CodecSpec | Mapping[str, Any]],
         dtype: np.dtype[Any],
         chunk_shape: Sequence[int] | None = None,
+        fill_value: Any = None,
     ) -> V3CodecPipeline:
         dtype = np.dtype(dtype)
         specs = [c for c in codecs if isinstance(c, CodecSpec)]
@@ -274,7 +284,7 @@ class V3CodecPipeline(CodecPipeline):
         for codec in array_array:
             if inner_shape is not None:
                 inner_dtype, inner_shape = codec.resolve(inner_dtype, inner_shape)
-        array_bytes = array_bytes_codec(serialisers[0], inner_dtype, inner_shape)
+        array_bytes = array_bytes_codec(serialisers[0], inner_dtype, inner_shape, fill_value)
         bytes_bytes = [bytes_bytes_codec(s) for s in specs if s.kind == "bytes_bytes"]
         return cls(array_array, array_bytes, bytes_bytes, dtype, chunk_shape)
 
@@ -298,14 +308,8 @@ class V3CodecPipeline(CodecPipeline):
     def decode(self, data: Buffer, chunk_shape: Sequence[int] | None = None) -> np.ndarray:
         shape = self._shape(chunk_shape)
         layers = self._layers(shape)
-        chain = self.bytes_chain.codecs
-        if len(chain) == 1 and isinstance(chain[0], NumcodecsBytesCodec):
-            # Refuse a frame announcing the wrong size before numcodecs allocates for it.
-            expected = self.array_bytes.encoded_size(*layers[-1])
-            if expected is not None:
-                codec_id = chain[0].codec.codec_id
-                check_announced(codec_id, decoded_nbytes(codec_id, data), expected)
-        raw = self.bytes_chain.decode(data)
+        # Told the size the serialiser expects, no decompressor produces more (no bombs).
+        raw = self.bytes_chain.decode(data, self.array_bytes.encoded_size(*layers[-1]))
         try:
             arr = self.array_bytes.decode(raw, *layers[-1])
         except Exception as exc:
@@ -334,24 +338,13 @@ class V3CodecPipeline(CodecPipeline):
         ):
             return False
         chain = self.bytes_chain.codecs
-        # Checksums and other outer codecs decode normally; only the innermost one goes direct.
-        outer = BytesCodecChain(chain[1:]) if chain else None
-        raw = outer.decode(data) if outer is not None else data
         if not chain:
-            return _copy_into(raw, out, "bytes")
-        first = chain[0]
-        if isinstance(first, NumcodecsBytesCodec) and _decode_direct(
-            first.codec, first.name, raw, out
-        ):
-            return True
-        out[...] = self._decode_inner(raw, out.shape)
+            return _copy_into(data, out, "bytes")
+        if not isinstance(chain[0], NumcodecsBytesCodec):
+            return False
+        # Checksums and other outer codecs decode first; the innermost one writes into out.
+        self.bytes_chain.decode(data, out.nbytes, out.reshape(-1).view(np.uint8))
         return True
-
-    def _decode_inner(self, raw: Buffer, shape: tuple[int, ...]) -> np.ndarray:
-        # Finish a decode whose outer bytes->bytes codecs were already applied.
-        return V3CodecPipeline(
-            (), self.array_bytes, self.bytes_chain.codecs[:1], self.dtype, shape
-        ).decode(raw)
 
 
 def _as_numcodec(value: Mapping[str, Any] | Numcodec, where: str) -> Numcodec:
@@ -416,18 +409,14 @@ class V2CodecPipeline(CodecPipeline):
     def decode(self, data: Buffer, chunk_shape: Sequence[int] | None = None) -> np.ndarray:
         shape = self._shape(chunk_shape)
         out: Any = data
-        if self.compressor is not None and not self.filters and not self._strings:
-            # Refuse a frame announcing the wrong size before numcodecs allocates for it.
-            expected = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
-            codec_id = self.compressor.codec_id
-            check_announced(codec_id, decoded_nbytes(codec_id, data), expected)
         if self.compressor is not None:
+            codec_id = self.compressor.codec_id
             try:
-                if self.compressor.codec_id == "blosc":
+                if codec_id == "blosc":
                     check_blosc_frame(out)
-                out = self.compressor.decode(out)
+                out = self._decompress(out, shape)
             except Exception as exc:
-                raise _decode_error(self.compressor.codec_id, exc) from exc
+                raise _decode_error(codec_id, exc) from exc
         for f in reversed(self.filters):
             try:
                 if f.codec_id == "vlen-utf8":
@@ -460,6 +449,19 @@ class V2CodecPipeline(CodecPipeline):
                 f"filters: expected {expected} items for chunk shape {list(shape)}, got {flat.size}"
             )
         return flat.reshape(shape, order=self.order)
+
+    def _decompress(self, data: Buffer, shape: tuple[int, ...]) -> Buffer:
+        """The compressor's output, never larger than the chunk can need (no bombs)."""
+        assert self.compressor is not None
+        nbytes = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
+        codec_id = self.compressor.codec_id
+        if not self.filters and not self._strings:
+            return decode_exact(self.compressor, codec_id, data, nbytes)
+        if self._strings:
+            # Variable-length strings have no size the metadata could give: not bounded.
+            return self.compressor.decode(data)
+        # Filters may widen the stored items (astype): up to 8 bytes per byte of the chunk.
+        return decode_at_most(self.compressor, codec_id, data, compress_bound(nbytes * 8))
 
     def _direct(self, data: Buffer, out: np.ndarray) -> bool:
         if (

@@ -24,6 +24,7 @@ from cloudzarr.codecs.base import (
     BytesBytesCodec,
     as_uint8,
 )
+from cloudzarr.codecs.bounded import decode_at_most, decode_exact
 from cloudzarr.codecs.direct import CheckedNumcodec
 from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
 from cloudzarr.metadata.codec_specs import CodecSpec
@@ -51,16 +52,20 @@ __all__ = [
 _NATIVE_ENDIAN = sys.byteorder  # "little" or "big"
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 
-#: Factories for array->bytes codecs implemented elsewhere (``sharding_indexed``).
-ArrayBytesFactory = Callable[[CodecSpec, np.dtype[Any], "tuple[int, ...] | None"], ArrayBytesCodec]
+#: Factories for array->bytes codecs implemented elsewhere (``sharding_indexed``), called as
+#: ``factory(spec, dtype, chunk_shape, fill_value)``.
+ArrayBytesFactory = Callable[
+    [CodecSpec, np.dtype[Any], "tuple[int, ...] | None", Any], ArrayBytesCodec
+]
 _ARRAY_BYTES_FACTORIES: dict[str, ArrayBytesFactory] = {}
 
 
 def register_array_bytes_codec(name: str, factory: ArrayBytesFactory) -> None:
-    """Register a factory ``(spec, dtype, chunk_shape) -> ArrayBytesCodec`` for codec ``name``.
+    """Register ``factory(spec, dtype, chunk_shape, fill_value) -> ArrayBytesCodec`` for ``name``.
 
-    The arrays layer registers ``sharding_indexed`` here; ``chunk_shape`` is the (shard) chunk
-    shape when the pipeline was built with one.
+    The arrays layer registers ``sharding_indexed`` here (absent inner chunks read as the
+    array's fill value, hence the argument); ``chunk_shape`` is the (shard) chunk shape when
+    the pipeline was built with one.
     """
     _ARRAY_BYTES_FACTORIES[name] = factory
 
@@ -227,6 +232,17 @@ class NumcodecsBytesCodec(BytesBytesCodec):
     def decode(self, data: Buffer) -> Buffer:
         return self.codec.decode(data)
 
+    def decode_bounded(
+        self, data: Buffer, limit: int, *, exact: bool, out: np.ndarray | None = None
+    ) -> Buffer:
+        """Decode to exactly (``exact``) or at most ``limit`` bytes, stopping there.
+
+        ``out``: a flat uint8 array of ``limit`` bytes to decode into (exact decodes only).
+        """
+        if exact:
+            return decode_exact(self.codec, self.name, data, limit, out)
+        return decode_at_most(self.codec, self.name, data, limit)
+
 
 class GzipCodec(NumcodecsBytesCodec):
     """``gzip`` (numcodecs GZip)."""
@@ -265,6 +281,12 @@ class BloscCodec(NumcodecsBytesCodec):
     def decode(self, data: Buffer) -> Buffer:
         check_blosc_frame(data)
         return self.codec.decode(data)
+
+    def decode_bounded(
+        self, data: Buffer, limit: int, *, exact: bool, out: np.ndarray | None = None
+    ) -> Buffer:
+        check_blosc_frame(data)
+        return super().decode_bounded(data, limit, exact=exact, out=out)
 
 
 def check_blosc_frame(data: Buffer) -> None:
@@ -331,7 +353,10 @@ def array_array_codec(spec: CodecSpec) -> ArrayArrayCodec:
 
 
 def array_bytes_codec(
-    spec: CodecSpec, dtype: np.dtype[Any], chunk_shape: tuple[int, ...] | None = None
+    spec: CodecSpec,
+    dtype: np.dtype[Any],
+    chunk_shape: tuple[int, ...] | None = None,
+    fill_value: Any = None,
 ) -> ArrayBytesCodec:
     """Build an array->bytes codec from its spec (sharding through the registry)."""
     if spec.name == "bytes":
@@ -342,7 +367,7 @@ def array_bytes_codec(
         return VLenBytesCodec()
     factory = _ARRAY_BYTES_FACTORIES.get(spec.name)
     if factory is not None:
-        return factory(spec, dtype, chunk_shape)
+        return factory(spec, dtype, chunk_shape, fill_value)
     raise UnsupportedCodecError(f"codec {spec.name!r}: no array->bytes implementation available")
 
 

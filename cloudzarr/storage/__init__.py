@@ -13,6 +13,8 @@ from cloudzarr.storage.byte_range import (
     RangeByteRequest,
     SuffixByteRequest,
 )
+from cloudzarr.storage.cache import CacheStats, CacheStore, MemoryCache
+from cloudzarr.storage.disk_cache import DiskCache
 from cloudzarr.storage.faults import FaultStore
 from cloudzarr.storage.fsspec import FsspecStore
 from cloudzarr.storage.histogram import LatencyHistogram
@@ -51,6 +53,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AzureStore",
     "ByteRequest",
+    "CacheStats",
+    "CacheStore",
+    "DiskCache",
     "FaultStore",
     "FsspecStore",
     "GCSStore",
@@ -59,6 +64,7 @@ __all__ = [
     "LatencyStore",
     "Limiter",
     "LocalStore",
+    "MemoryCache",
     "MemoryStore",
     "OffsetByteRequest",
     "OperationStats",

@@ -1,0 +1,104 @@
+"""Single-flight chunk reads: concurrent readers of one stored chunk share one fetch and decode.
+
+A thousand concurrent one-chunk slices over a few hundred distinct chunks (a tile server, a
+dask graph whose tasks overlap) would otherwise send a thousand requests and decode every chunk
+as many times as it is asked for. The first reader of a key becomes its *leader*: it fetches,
+and if others joined while it waited, decodes into a fresh chunk they all copy from. Readers
+that arrive after the leader chose to decode straight into its own output get the fetched
+bytes and decode themselves: still one request per chunk.
+
+Flights are kept per store object and per event loop; a write through cloudzarr ends the
+flights of its key (:func:`forget`), so a read that starts after a write returned never joins a
+fetch that began before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cloudzarr.storage.base import Store
+
+__all__ = ["Flight", "Outcome", "forget", "join_or_lead"]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a leader hands its followers.
+
+    ``retry`` is set when the leader was cancelled before it had anything: followers then read
+    on their own. ``error`` is the leader's failure, raised in each follower too.
+    """
+
+    data: Any = None
+    chunk: np.ndarray | None = None
+    error: BaseException | None = None
+    retry: bool = False
+
+
+@dataclass(slots=True)
+class Flight:
+    """One in-flight read of a key: its future and how many followers wait on it."""
+
+    future: asyncio.Future[Outcome]
+    loop: asyncio.AbstractEventLoop
+    followers: int = 0
+    done: bool = field(default=False)
+
+    def finish(self, outcome: Outcome) -> None:
+        """Hand ``outcome`` to the followers (once)."""
+        if not self.done:
+            self.done = True
+            self.future.set_result(outcome)
+
+
+#: Flights per store object, by id: hashing a store may cost as much as its configuration
+#: (a memory store's is its whole mapping), too much for every chunk read.
+_tables: dict[int, dict[str, Flight]] = {}
+
+
+def _table(store: Store) -> dict[str, Flight]:
+    table = _tables.get(id(store))
+    if table is None:
+        table = _tables[id(store)] = {}
+        weakref.finalize(store, _tables.pop, id(store), None)
+    return table
+
+
+def join_or_lead(store: Store, key: str) -> tuple[Flight, bool]:
+    """The flight of ``key`` and whether the caller leads it (True) or follows (False).
+
+    A follower is counted at once, so the leader knows to decode into a shareable chunk.
+    """
+    table = _table(store)
+    loop = asyncio.get_running_loop()
+    flight = table.get(key)
+    if flight is not None and flight.loop is loop and not flight.done:
+        flight.followers += 1
+        return flight, False
+    flight = Flight(loop.create_future(), loop)
+    table[key] = flight
+    return flight, True
+
+
+def land(store: Store, key: str, flight: Flight) -> None:
+    """Remove ``flight`` from the table (if still current) once its leader is done."""
+    table = _table(store)
+    if table.get(key) is flight:
+        del table[key]
+
+
+def forget(store: Store, key: str) -> None:
+    """End the sharing of ``key``'s flights: later readers fetch anew (after a write).
+
+    Every store object's flight of ``key`` ends, not only ``store``'s: a wrapper and the store
+    it wraps (or two handles on one bucket) are different objects over the same data. Another
+    bucket's key of the same name only loses its sharing for one read.
+    """
+    del store
+    for table in _tables.values():
+        table.pop(key, None)
