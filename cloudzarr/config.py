@@ -25,6 +25,8 @@ key                            environment variable            default   meaning
 ``array.write_empty_chunks``   ``CLOUDZARR_WRITE_EMPTY_CHUNKS`` False    store chunks equal to
                                                                          the fill value
 ``array.order``                ``CLOUDZARR_ARRAY_ORDER``       "C"       memory order of chunks
+``metadata.cas_attempts``      ``CLOUDZARR_CAS_ATTEMPTS``      32        tries of one metadata
+                                                                         compare-and-swap
 =============================  ==============================  ========  =======================
 """
 
@@ -67,6 +69,7 @@ def _settings() -> dict[str, Setting]:
         "codec.threads": Setting("CLOUDZARR_CODEC_THREADS", None, int, True, 1),
         "array.write_empty_chunks": Setting("CLOUDZARR_WRITE_EMPTY_CHUNKS", False, bool),
         "array.order": Setting("CLOUDZARR_ARRAY_ORDER", "C", str),
+        "metadata.cas_attempts": Setting("CLOUDZARR_CAS_ATTEMPTS", 32, int, minimum=1),
     }
 
 

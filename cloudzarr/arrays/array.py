@@ -9,6 +9,7 @@ import numpy as np
 
 from cloudzarr.arrays.async_array import ArrayMetadata, AsyncArray, MetadataHook
 from cloudzarr.arrays.attributes import Attributes
+from cloudzarr.metadata.nodes_io import AttributesChange
 from cloudzarr.storage.base import Store
 from cloudzarr.sync import sync
 
@@ -214,8 +215,8 @@ class Array:
         """The attributes; assigning, deleting or updating writes the metadata at once."""
         return Attributes(self._async_array.metadata.attributes, self._write_attrs)
 
-    def _write_attrs(self, attributes: dict[str, Any]) -> Mapping[str, Any]:
-        sync(self._async_array.set_attributes(attributes))
+    def _write_attrs(self, change: AttributesChange) -> Mapping[str, Any]:
+        sync(self._async_array.change_attributes(change))
         return self._async_array.metadata.attributes
 
     def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
@@ -236,6 +237,11 @@ class Array:
     def resize(self, new_shape: Sequence[int] | int) -> None:
         """Change the shape, deleting chunks wholly outside it."""
         sync(self._async_array.resize(new_shape))
+
+    def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
+        """Append ``data`` along ``axis``, safely with concurrent appenders; return the new
+        shape (see :meth:`AsyncArray.append`)."""
+        return sync(self._async_array.append(data, axis=axis))
 
     # --- data ------------------------------------------------------------------------------
 

@@ -28,21 +28,25 @@ from cloudzarr.errors import (
     ArrayShapeError,
     ContainsArrayError,
     ContainsGroupError,
+    IndexingError,
     InvalidMetadataError,
     NodeTypeError,
     ReadOnlyError,
     UnsupportedFormatError,
 )
+from cloudzarr.metadata import nodes_io
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.metadata.dtypes import is_string_dtype
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.jsonio import load_document
 from cloudzarr.metadata.node import parse_v2, parse_v3
+from cloudzarr.metadata.nodes_io import AttributesChange
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
     from cloudzarr.groups.info import ArrayInfo
+    from cloudzarr.metadata.node import NodeMetadata
 
 __all__ = ["ArrayMetadata", "AsyncArray", "MetadataHook", "normalize_path"]
 
@@ -467,37 +471,75 @@ class AsyncArray:
 
     # --- metadata updates ------------------------------------------------------------------
 
-    async def _write_metadata(self, metadata: ArrayMetadata, *, attrs_only: bool = False) -> None:
-        try:
-            docs = metadata.to_documents()
-        except InvalidMetadataError as exc:
-            # Typically an attribute JSON cannot hold (a numpy scalar, NaN): say which array.
-            raise InvalidMetadataError(f"array {self.name!r}: {exc}") from None
-        if isinstance(metadata, ArrayMetadataV2):
-            attrs_key = _join(self._path, ".zattrs")
-            if attrs_only:
-                docs = {k: v for k, v in docs.items() if k == ".zattrs"}
-            if ".zattrs" not in docs:
-                await self._store.delete(attrs_key)
-        if docs:
-            await self._store.set_many({_join(self._path, k): v for k, v in docs.items()})
+    async def _adopt(self, metadata: ArrayMetadata) -> None:
+        """Take ``metadata`` (as the swap read and wrote it) as this handle's own, then let the
+        group layer refresh consolidated metadata."""
         self._metadata = metadata
         self._chunk_io = make_chunk_io(metadata, self._path)
         if self.on_metadata_written is not None:
             await self.on_metadata_written(self)
 
-    async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
-        """Merge ``new_attributes`` into the attributes and write the metadata."""
-        merged = {**thaw(self._metadata.attributes), **dict(new_attributes)}
-        await self._write_metadata(self._metadata.with_attributes(merged), attrs_only=True)
+    async def change_attributes(self, change: AttributesChange) -> Self:
+        """Apply ``change`` (current attributes -> new attributes) to the attributes as stored
+        now, by compare-and-swap of the metadata document (see
+        :mod:`cloudzarr.metadata.nodes_io`); the handle's metadata is refreshed from the swap.
+
+        Raises
+        ------
+        ConcurrentUpdateError
+            The document kept changing under this writer (names the array).
+        ArrayNotFoundError
+            The array was deleted meanwhile (format 3).
+        ReadOnlyError
+            The store is read-only.
+        """
+        if self._store.read_only:
+            raise ReadOnlyError(f"array {self.name!r}: cannot write, {self._store!r} is read-only")
+        new = await nodes_io.change_attributes(self._store, self._path, self._metadata, change)
+        assert isinstance(new, ArrayMetadataV2 | ArrayMetadataV3)
+        await self._adopt(new)
         return self
 
+    async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
+        """Merge ``new_attributes`` into the attributes as stored now (one compare-and-swap).
+
+        Keys other writers set meanwhile are kept.
+        """
+        return await self.change_attributes(nodes_io.merge(new_attributes))
+
     async def set_attributes(self, attributes: Mapping[str, Any]) -> Self:
-        """Replace all attributes and write the metadata."""
-        await self._write_metadata(
-            self._metadata.with_attributes(dict(attributes)), attrs_only=True
-        )
-        return self
+        """Replace all attributes (one compare-and-swap)."""
+        return await self.change_attributes(nodes_io.replace_all(attributes))
+
+    async def delete_attributes(self, *keys: str) -> Self:
+        """Delete ``keys`` from the attributes as stored now (one compare-and-swap); keys
+        already gone are ignored."""
+        return await self.change_attributes(nodes_io.remove(*keys))
+
+    async def _swap_shape(
+        self, new_shape: Callable[[tuple[int, ...]], tuple[int, ...]]
+    ) -> tuple[ArrayMetadata, ArrayMetadata]:
+        """Swap the stored shape for ``new_shape(stored shape)``; adopt and return what the
+        winning swap read and wrote."""
+
+        def change(stored: NodeMetadata) -> NodeMetadata:
+            assert isinstance(stored, ArrayMetadataV2 | ArrayMetadataV3)
+            shape = new_shape(stored.shape)
+            if len(shape) != len(stored.shape):
+                raise ArrayShapeError(
+                    f"array {self.name!r}: cannot resize {len(stored.shape)}-d array to "
+                    f"shape {shape}"
+                )
+            try:
+                return stored.with_shape(shape)
+            except InvalidMetadataError as exc:
+                raise InvalidMetadataError(f"array {self.name!r}: {exc}") from None
+
+        before, after = await nodes_io.change_node(self._store, self._path, self._metadata, change)
+        assert isinstance(before, ArrayMetadataV2 | ArrayMetadataV3)
+        assert isinstance(after, ArrayMetadataV2 | ArrayMetadataV3)
+        await self._adopt(after)
+        return before, after
 
     async def resize(self, new_shape: Sequence[int] | int) -> Self:
         """Change the shape, deleting the chunks that fall wholly outside it.
@@ -519,7 +561,7 @@ class AsyncArray:
                 f"array {self.name!r}: cannot resize {self.ndim}-d array to shape {new_shape}"
             )
         try:
-            new_meta = self._metadata.with_shape(new_shape)
+            self._metadata.with_shape(new_shape)  # refuse a bad shape before deleting anything
         except InvalidMetadataError as exc:
             raise InvalidMetadataError(f"array {self.name!r}: {exc}") from None
         grid = self._metadata.chunks
@@ -531,8 +573,67 @@ class AsyncArray:
         ]
         await _gather(self._store.delete(k) for k in doomed)
         await self._clear_beyond(new_shape, new_grid)
-        await self._write_metadata(new_meta)
+        # The shape is swapped on the document as stored now: a concurrent attribute change
+        # (or another resize) is kept, never reverted by this handle's older copy.
+        await self._swap_shape(lambda _stored: new_shape)
         return self
+
+    async def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
+        """Append ``data`` along ``axis``, safely with concurrent appenders.
+
+        The array grows by one compare-and-swap of its metadata document, which reserves the
+        region from the stored extent along ``axis`` (as it is at that moment, other writers'
+        appends included) to that extent plus ``data``'s length; ``data`` is then written to that
+        region. Concurrent appenders thus never overwrite each other's regions. Appended blocks
+        that share a chunk are written chunk by chunk as any partial write is (read, merge,
+        write): make each block a whole number of chunks along ``axis`` when appenders run in
+        several processes.
+
+        Returns
+        -------
+        tuple of int
+            The new shape written by this append's swap.
+
+        Raises
+        ------
+        ArrayShapeError
+            ``data`` does not match the array's shape on the other axes, or its dtype.
+        IndexingError
+            ``axis`` is out of range.
+        ConcurrentUpdateError
+            The metadata kept changing under this writer.
+        """
+        if self._store.read_only:
+            raise ReadOnlyError(f"array {self.name!r}: cannot append, {self._store!r} is read-only")
+        arr = np.asanyarray(data)
+        if not -self.ndim <= axis < self.ndim or self.ndim == 0:
+            raise IndexingError(
+                f"array {self.name!r}: axis {axis} is out of range for {self.ndim}-d array"
+            )
+        axis %= self.ndim
+        if arr.ndim != self.ndim:
+            raise ArrayShapeError(
+                f"array {self.name!r}: cannot append {arr.ndim}-d data to a {self.ndim}-d array"
+            )
+        others = [n for d, n in enumerate(self.shape) if d != axis]
+        if [n for d, n in enumerate(arr.shape) if d != axis] != others:
+            raise ArrayShapeError(
+                f"array {self.name!r}: data of shape {arr.shape} does not match the array's "
+                f"shape {self.shape} on the axes other than {axis}"
+            )
+        grow = arr.shape[axis]
+
+        def grown(stored: tuple[int, ...]) -> tuple[int, ...]:
+            return tuple(n + grow if d == axis else n for d, n in enumerate(stored))
+
+        before, after = await self._swap_shape(grown)
+        start = before.shape[axis]
+        region = tuple(
+            slice(start, start + grow) if d == axis else slice(0, n)
+            for d, n in enumerate(after.shape)
+        )
+        await self.setitem(region, arr)
+        return after.shape
 
     def _shape_argument(self, new_shape: Any) -> tuple[int, ...]:
         # operator.index refuses floats and bools: resize((3.7,)) must not become (3,).

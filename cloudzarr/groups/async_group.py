@@ -21,7 +21,6 @@ from cloudzarr.errors import (
     ConsolidatedMetadataError,
     ContainsArrayError,
     ContainsGroupError,
-    GroupNotFoundError,
     InvalidArgumentError,
     NodeNotFoundError,
     NodeTypeError,
@@ -35,17 +34,15 @@ from cloudzarr.groups.io import read_node_or_none
 from cloudzarr.groups.move import move_node
 from cloudzarr.groups.paths import (
     ancestors,
-    doc_key,
     join_path,
     normalize_path,
     relative_to,
     shown,
 )
 from cloudzarr.groups.tree import TreeText, render_tree
+from cloudzarr.metadata import nodes_io
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
-from cloudzarr.metadata.jsonio import dump_document, load_document
-from cloudzarr.metadata.node import parse_v3
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -540,66 +537,52 @@ class AsyncGroup:
         self._remember({}, [full])
 
     async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
-        """Merge ``new_attributes`` into the attributes and persist them (and every ancestor's
-        consolidated metadata that lists this group)."""
-        merged = {**thaw(self.metadata.attributes), **dict(new_attributes)}
-        return await self.set_attributes(merged)
+        """Merge ``new_attributes`` into the attributes as stored now and persist them (and
+        every ancestor's consolidated metadata that lists this group); keys other writers set
+        meanwhile are kept."""
+        return await self.change_attributes(nodes_io.merge(new_attributes))
 
     async def set_attributes(self, attributes: Mapping[str, Any]) -> Self:
-        """Replace the attributes and persist them.
+        """Replace the attributes and persist them (see :meth:`change_attributes`)."""
+        return await self.change_attributes(nodes_io.replace_all(attributes))
 
-        Format 3: one round of GETs (this group's ``zarr.json``, so its own consolidated
-        metadata is kept, and the ancestors'), then one round of writes. Format 2: the same,
-        writing ``.zattrs``.
+    async def delete_attributes(self, *keys: str) -> Self:
+        """Delete ``keys`` from the attributes as stored now; keys already gone are ignored."""
+        return await self.change_attributes(nodes_io.remove(*keys))
+
+    async def change_attributes(self, change: nodes_io.AttributesChange) -> Self:
+        """Apply ``change`` (stored attributes -> new attributes) by compare-and-swap of the
+        group's own document, re-applied on a lost race (:mod:`cloudzarr.metadata.nodes_io`).
+
+        One round: the swap's GET (format 3: ``zarr.json``, whose own consolidated metadata is
+        kept as stored; format 2: ``.zattrs``) together with the GETs of the ancestors' (and,
+        format 2, the group's own) consolidated metadata; then the conditional PUT, then the
+        holders' updates if any hold consolidated metadata.
+
+        Raises
+        ------
+        ConcurrentUpdateError
+            The document kept changing under this writer (names the group).
+        GroupNotFoundError
+            The group was deleted meanwhile (format 3).
         """
         self._check_writable()
-        attrs = dict(attributes)
         path = self._path
         fmt = self.zarr_format
-        writes: dict[str, bytes] = {}
-        deletes: list[str] = []
-        if fmt == 3:
-            own_key = doc_key(path, "zarr.json")
-
-            def stored_with_attrs(raw: bytes | None) -> GroupMetadataV3:
-                if raw is None:
-                    raise GroupNotFoundError(f"group {self.name!r} no longer exists")
-                stored = parse_v3(load_document(raw, own_key), path)
-                if not isinstance(stored, GroupMetadataV3):
-                    raise ContainsArrayError(f"an array now exists at {self.name!r}")
-                return stored.with_attributes(attrs)
-
-            def with_attrs(raw: bytes | None) -> bytes:
-                # Re-applied to a fresh read after a lost race: the group's own consolidated
-                # metadata, which other processes may be updating, is kept as it now is.
-                return stored_with_attrs(raw).to_documents()["zarr.json"]
-
-            own_attrs: dict[str, Any] = {}
-            if self._store.supports_compare_and_swap:
-                first, holders = await asyncio.gather(
-                    self._store.get_with_version(own_key),
-                    cm_ops.fetch_holders(self._store, ancestors(path), fmt),
-                )
-                new_meta: GroupMetadata = stored_with_attrs(None if first is None else first[0])
-                await cm_ops.swap_document(self._store, own_key, with_attrs, first=first)
-            else:
-                raw, holders = await asyncio.gather(
-                    self._store.get(own_key),
-                    cm_ops.fetch_holders(self._store, ancestors(path), fmt),
-                )
-                new_meta = stored_with_attrs(raw)
-                writes[own_key] = new_meta.to_documents()["zarr.json"]
-        else:
-            holders = await cm_ops.fetch_holders(self._store, [*ancestors(path), path], fmt)
-            new_meta = GroupMetadataV2(attributes=attrs)
-            if attrs:
-                writes[doc_key(path, ".zattrs")] = dump_document(attrs)
-            else:
-                deletes.append(doc_key(path, ".zattrs"))
-            own_attrs = {path: attrs}
-        await cm_ops.apply_updates(self._store, writes, deletes)
+        holder_paths = ancestors(path) if fmt == 3 else [*ancestors(path), path]
+        new_meta, holders = await asyncio.gather(
+            nodes_io.change_attributes(self._store, path, self.metadata, change),
+            cm_ops.fetch_holders(self._store, holder_paths, fmt),
+        )
+        if fmt == 3 and not isinstance(new_meta, GroupMetadataV3):
+            raise ContainsArrayError(f"an array now exists at {self.name!r}")
+        attrs = thaw(new_meta.attributes)
         await cm_ops.update_holders(
-            self._store, fmt, holders, added={path: new_meta}, own_attributes=own_attrs
+            self._store,
+            fmt,
+            holders,
+            added={path: new_meta},
+            own_attributes={path: attrs} if fmt == 2 else {},
         )
         self.metadata = self.metadata.with_attributes(attrs)
         return self

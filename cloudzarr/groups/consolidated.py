@@ -12,8 +12,9 @@ Concurrent writers. Within one process, changes to one holder are serialised by 
 store and path. Across processes (dask workers, parallel jobs) each holder document is read
 with its version (``get_with_version``) and written back with ``set_if_version``: a writer that
 lost the race reads the document again, applies its change to what the other wrote and tries
-again (at most :data:`CAS_ATTEMPTS` times, then :class:`~cloudzarr.errors.ConcurrentUpdateError`
-naming the key), so no entry is lost. Applying a change twice gives the same document, so a
+again (at most ``metadata.cas_attempts`` times, then
+:class:`~cloudzarr.errors.ConcurrentUpdateError` naming the key), so no entry is lost. Applying a
+change twice gives the same document, so a
 conditional write whose outcome was unknown (:class:`~cloudzarr.errors.AmbiguousWriteError`) is
 simply re-read and re-applied. This costs what the plain read and write cost (one GET carrying
 the ETag or generation, one conditional PUT) when nobody else writes.
@@ -50,16 +51,12 @@ root), and rewrites every nested group that holds consolidated metadata along wi
 from __future__ import annotations
 
 import asyncio
-import enum
-import random
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cloudzarr.errors import (
-    AmbiguousWriteError,
-    ConcurrentUpdateError,
     ConsolidatedMetadataError,
     ContainsArrayError,
     GroupNotFoundError,
@@ -72,7 +69,8 @@ from cloudzarr.metadata.consolidated import ConsolidatedMetadata
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.jsonio import dump_document, load_document
 from cloudzarr.metadata.node import parse_v2, parse_v3
-from cloudzarr.storage.base import Store, Version
+from cloudzarr.metadata.nodes_io import DELETE, swap_document
+from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.group import GroupMetadata
@@ -356,11 +354,6 @@ def _lock(store: Store, path: str) -> asyncio.Lock:
     return lock
 
 
-#: Read-modify-write attempts of one holder document before giving up. Each failed attempt
-#: means another writer's change landed, so this bounds only extreme contention.
-CAS_ATTEMPTS = 32
-
-
 async def update_holders(
     store: Store,
     zarr_format: int,
@@ -386,7 +379,7 @@ async def update_holders(
     Raises
     ------
     ConcurrentUpdateError
-        A holder document kept changing under this writer (:data:`CAS_ATTEMPTS` lost races).
+        A holder document kept changing under this writer (``metadata.cas_attempts`` lost races).
     """
     ordered = sorted(set(paths))
     if not ordered:
@@ -427,69 +420,11 @@ class _Change:
         )
 
 
-class _Delete(enum.Enum):
-    """What a :func:`swap_document` modifier returns to delete the document."""
-
-    DELETE = "delete"
-
-
-DELETE = _Delete.DELETE
-
-#: Turns a document's current bytes (None: missing) into its new bytes; None leaves it as it
-#: is, :data:`DELETE` deletes it (plainly: a missing document is never stale).
-Modify = Callable[[bytes | None], "bytes | _Delete | None"]
-
-_UNREAD: Any = object()
-
-
-async def swap_document(
-    store: Store,
-    key: str,
-    modify: Modify,
-    *,
-    first: tuple[bytes, Version] | None = _UNREAD,
-) -> None:
-    """Read ``key`` with its version, apply ``modify`` and write the result back only if
-    nobody changed the document meanwhile; on a lost race read again and re-apply.
-
-    ``first`` is a ``get_with_version`` result the caller already has (saving the first
-    read). ``modify`` must be idempotent: after an :class:`~cloudzarr.errors.AmbiguousWriteError`
-    it is applied to a document that may already carry its change.
-
-    Raises
-    ------
-    ConcurrentUpdateError
-        The document changed under this writer :data:`CAS_ATTEMPTS` times in a row.
-    """
-    got = first
-    for attempt in range(CAS_ATTEMPTS):
-        if attempt or got is _UNREAD:
-            got = await store.get_with_version(key)
-        raw = None if got is None else got[0]
-        new = modify(raw)
-        if new is DELETE:
-            await store.delete(key)
-            return
-        if new is None or new == raw:
-            return  # nothing to change, or the change is already there
-        try:
-            if await store.set_if_version(key, new, None if got is None else got[1]):
-                return
-        except AmbiguousWriteError:
-            pass  # read again: applying the change a second time is harmless
-        # Lost to another writer: back off a little (random, so racers spread out) and retry.
-        await asyncio.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))
-    raise ConcurrentUpdateError(
-        f"{key!r} in {store!r} changed under this writer {CAS_ATTEMPTS} times in a row; "
-        "the change was not applied"
-    )
-
-
 async def _swap_holder(store: Store, zarr_format: int, path: str, change: _Change) -> None:
     """Apply ``change`` to the holder at ``path`` by compare-and-swap."""
     key = holder_keys([path], zarr_format)[path]
 
-    def modify(raw: bytes | None) -> bytes | _Delete | None:
+    def modify(raw: bytes | None) -> bytes | Any | None:
         holder = (
             None if raw is None else holder_from_doc(path, zarr_format, load_document(raw, key))
         )
@@ -498,7 +433,7 @@ async def _swap_holder(store: Store, zarr_format: int, path: str, change: _Chang
         writes, deletes = change.apply([holder])
         return DELETE if deletes else writes.get(key)
 
-    await swap_document(store, key, modify)
+    await swap_document(store, key, modify, what=f"consolidated metadata of {shown(path)!r}")
 
 
 def _below(path: str, ancestor: str) -> bool:

@@ -10,6 +10,7 @@ from cloudzarr.arrays.attributes import Attributes
 from cloudzarr.groups.async_group import AsyncGroup
 from cloudzarr.groups.info import GroupInfo
 from cloudzarr.groups.tree import TreeText
+from cloudzarr.metadata.nodes_io import AttributesChange
 from cloudzarr.storage.base import Store
 from cloudzarr.sync import sync
 
@@ -146,8 +147,8 @@ class Group:
         """The attributes; ``attrs[k] = v``, ``del attrs[k]`` and ``update`` persist."""
         return Attributes(self._async_group.metadata.attributes, self._write_attrs)
 
-    def _write_attrs(self, attributes: dict[str, Any]) -> Mapping[str, Any]:
-        sync(self._async_group.set_attributes(attributes))
+    def _write_attrs(self, change: AttributesChange) -> Mapping[str, Any]:
+        sync(self._async_group.change_attributes(change))
         return self._async_group.metadata.attributes
 
     @property

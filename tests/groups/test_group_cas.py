@@ -21,7 +21,6 @@ import pytest
 from cloudzarr.api import asynchronous as aapi
 from cloudzarr.errors import ConcurrentUpdateError, ConnectionResetStoreError
 from cloudzarr.groups import AsyncGroup
-from cloudzarr.groups import consolidated as cm_ops
 from cloudzarr.storage import LocalStore, MemoryStore, RetryStore, Store
 from cloudzarr.storage.base import Version
 from cloudzarr.storage.wrapper import StoreWrapper
@@ -182,7 +181,7 @@ class _Meddler(StoreWrapper):
 
 
 async def test_endless_conflicts_raise_naming_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cm_ops, "CAS_ATTEMPTS", 3)
+    monkeypatch.setenv("CLOUDZARR_CAS_ATTEMPTS", "3")
     inner = MemoryStore()
     await aapi.create_group(inner)
     await aapi.consolidate_metadata(inner)
