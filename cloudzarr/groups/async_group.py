@@ -27,6 +27,7 @@ from cloudzarr.errors import (
     ReadOnlyError,
 )
 from cloudzarr.groups import consolidated as cm_ops
+from cloudzarr.groups import upkeep
 from cloudzarr.groups.discovery import walk
 from cloudzarr.groups.hierarchy import create_nodes
 from cloudzarr.groups.info import GroupInfo
@@ -515,9 +516,9 @@ class AsyncGroup:
     async def delitem(self, name: str) -> None:
         """Delete the member ``name`` and everything below it.
 
-        Costs one lookup (none with consolidated metadata), then one round: the subtree
-        deletion together with the GETs of the ancestors' consolidated metadata, then their
-        update if any hold some.
+        Costs one lookup (none with consolidated metadata), the GETs of the ancestors'
+        consolidated metadata, then the subtree deletion; ancestors holding consolidated
+        metadata are marked pending before it and updated after (two swaps each).
 
         Raises
         ------
@@ -529,11 +530,13 @@ class AsyncGroup:
         if await self._lookup(rel) is None:
             raise NodeNotFoundError(f"no member {rel!r} in group {self.name!r}")
         full = join_path(self._path, rel)
-        _, holders = await asyncio.gather(
-            self._store.delete_dir(full),
-            cm_ops.fetch_holders(self._store, ancestors(full), self.zarr_format),
-        )
-        await cm_ops.update_holders(self._store, self.zarr_format, holders, removed=[full])
+        fmt = self.zarr_format
+        holders = list(await cm_ops.fetch_holders(self._store, ancestors(full), fmt))
+        token = await upkeep.begin_change(self._store, fmt, holders)
+        try:
+            await self._store.delete_dir(full)
+        finally:
+            await upkeep.finish_change(self._store, fmt, holders, token, removed=[full])
         self._remember({}, [full])
 
     async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
@@ -554,10 +557,10 @@ class AsyncGroup:
         """Apply ``change`` (stored attributes -> new attributes) by compare-and-swap of the
         group's own document, re-applied on a lost race (:mod:`cloudzarr.metadata.nodes_io`).
 
-        One round: the swap's GET (format 3: ``zarr.json``, whose own consolidated metadata is
-        kept as stored; format 2: ``.zattrs``) together with the GETs of the ancestors' (and,
-        format 2, the group's own) consolidated metadata; then the conditional PUT, then the
-        holders' updates if any hold consolidated metadata.
+        The GETs of the ancestors' (and, format 2, the group's own) consolidated metadata; the
+        swap (format 3: ``zarr.json``, whose own consolidated metadata is kept as stored;
+        format 2: ``.zattrs``): a GET with version and a conditional PUT. Holders of
+        consolidated metadata are marked pending before the swap and updated after.
 
         Raises
         ------
@@ -570,17 +573,21 @@ class AsyncGroup:
         path = self._path
         fmt = self.zarr_format
         holder_paths = ancestors(path) if fmt == 3 else [*ancestors(path), path]
-        new_meta, holders = await asyncio.gather(
-            nodes_io.change_attributes(self._store, path, self.metadata, change),
-            cm_ops.fetch_holders(self._store, holder_paths, fmt),
-        )
-        if fmt == 3 and not isinstance(new_meta, GroupMetadataV3):
-            raise ContainsArrayError(f"an array now exists at {self.name!r}")
+        holders = list(await cm_ops.fetch_holders(self._store, holder_paths, fmt))
+        token = await upkeep.begin_change(self._store, fmt, holders)
+        try:
+            new_meta = await nodes_io.change_attributes(self._store, path, self.metadata, change)
+            if fmt == 3 and not isinstance(new_meta, GroupMetadataV3):
+                raise ContainsArrayError(f"an array now exists at {self.name!r}")
+        except BaseException:
+            await upkeep.finish_change(self._store, fmt, holders, token)
+            raise
         attrs = thaw(new_meta.attributes)
-        await cm_ops.update_holders(
+        await upkeep.finish_change(
             self._store,
             fmt,
             holders,
+            token,
             added={path: new_meta},
             own_attributes={path: attrs} if fmt == 2 else {},
         )

@@ -8,7 +8,11 @@ missing ancestor group it sends, all at once under the store's limiter:
   :class:`~cloudzarr.errors.ContainsGroupError` / :class:`~cloudzarr.errors.ContainsArrayError`;
 - for each ancestor, a GET of the document that tells whether it is an array (an error: nothing
   may live below an array) and whether it holds consolidated metadata (which is then updated in
-  a second, rare round; see :mod:`cloudzarr.groups.consolidated`).
+  a second, rare round; see :mod:`cloudzarr.groups.upkeep`).
+
+The ancestors known to exist are read in a first round, before the creates: a holder among them
+is marked pending (one swap) before any node is written, and updated and unmarked (one swap)
+after, so a writer killed midway leaves it untrusted rather than wrong.
 
 Ancestors the caller knows to exist (the group it writes through, and that group's ancestors)
 are only read, not created. A format 2 node whose attributes are not empty writes its
@@ -34,13 +38,15 @@ from cloudzarr.errors import (
     NodeTypeError,
     UnsupportedFormatError,
 )
-from cloudzarr.groups.consolidated import (
-    Holder,
-    holder_from_doc,
-    update_holders,
-)
 from cloudzarr.groups.io import get_doc
 from cloudzarr.groups.paths import ZMETADATA, ancestors, doc_key, shown
+from cloudzarr.groups.upkeep import (
+    Holder,
+    active_batch,
+    begin_change,
+    finish_change,
+    holder_from_doc,
+)
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.node import parse_v3
 from cloudzarr.storage.base import Store
@@ -251,33 +257,58 @@ async def create_nodes(
         parents.update(a for a in ancestors(path) if a not in nodes)
     to_create = sorted(parents - known)
     to_read = sorted(known - set(nodes))
-    if overwrite:
-        await asyncio.gather(*(store.delete_dir(p) for p in nodes if p))
-        if "" in nodes:
-            await store.delete_dir("")
     plan = _Plan()
-    # return_exceptions: a failed request must not leave sibling creates running unobserved;
-    # every one finishes, then whatever this call created is removed before raising.
-    outcomes = await asyncio.gather(
-        *(_create_node(store, p, n, overwrite, plan) for p, n in nodes.items()),
-        *(_create_parent(store, p, zarr_format, plan) for p in to_create),
-        *(_read_ancestor(store, p, zarr_format, plan) for p in to_read),
-        return_exceptions=True,
-    )
-    errors = [o for o in outcomes if isinstance(o, BaseException)]
-    if errors or plan.conflicts:
-        await asyncio.gather(*(store.delete(k) for k in plan.created_keys))
-        raise (errors or plan.conflicts)[0]
+    # Round 1: the ancestors known to exist -- is one an array, does one hold consolidated
+    # metadata? Holders are marked pending before any node is written (see
+    # cloudzarr.groups.upkeep), so a writer dying from here on leaves them untrusted, not wrong.
+    batch = active_batch(store)
+    if batch is not None:
+        to_read = [p for p in to_read if p not in batch.marked]  # groups and holders, known
+    await _gather_all(store, plan, [_read_ancestor(store, p, zarr_format, plan) for p in to_read])
+    holders = [h.path for h in plan.holders]
+    token = await begin_change(store, zarr_format, holders)
+    try:
+        if overwrite:
+            await asyncio.gather(*(store.delete_dir(p) for p in nodes if p))
+            if "" in nodes:
+                await store.delete_dir("")
+        # Round 2: the atomic creates (and the missing parents, which tell whether another
+        # writer created one first and whether it holds consolidated metadata).
+        await _gather_all(
+            store,
+            plan,
+            [
+                *(_create_node(store, p, n, overwrite, plan) for p, n in nodes.items()),
+                *(_create_parent(store, p, zarr_format, plan) for p in to_create),
+            ],
+        )
+    except BaseException:
+        # Nothing was created (or it was removed again): take the marks back, changing nothing.
+        await finish_change(store, zarr_format, holders, token)
+        raise
     written: dict[str, NodeMetadata] = {**plan.created_parents, **nodes}
-    if plan.holders:
+    holders = [h.path for h in plan.holders]
+    if holders or token is not None:
         removed = [*also_removed, *(nodes if overwrite else ())]
         added = {**written, **(also_added or {})}
-        await update_holders(
+        await finish_change(
             store,
             zarr_format,
-            [h.path for h in plan.holders],
+            holders,
+            token,
             removed=removed,
             added=added,
             present=plan.found_parents,
         )
     return written
+
+
+async def _gather_all(store: Store, plan: _Plan, coros: list[Any]) -> None:
+    """Run ``coros`` together; on any failure or conflict remove what ``plan`` created, raise."""
+    # return_exceptions: a failed request must not leave sibling creates running unobserved;
+    # every one finishes, then whatever this call created is removed before raising.
+    outcomes = await asyncio.gather(*coros, return_exceptions=True)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors or plan.conflicts:
+        await asyncio.gather(*(store.delete(k) for k in plan.created_keys))
+        raise (errors or plan.conflicts)[0]

@@ -170,10 +170,12 @@ def _missing(path: str, node_type: str | None) -> NodeNotFoundError:
     return NodeNotFoundError(f"node {_shown(path)!r} no longer exists")
 
 
-def _named(exc: InvalidMetadataError, path: str) -> InvalidMetadataError:
+def _named(exc: InvalidMetadataError, path: str, node_type: str) -> InvalidMetadataError:
     # Typically an attribute JSON cannot hold (a numpy scalar, NaN): say which node.
     text = str(exc)
-    return exc if _shown(path) in text else InvalidMetadataError(f"node {_shown(path)!r}: {text}")
+    if repr(_shown(path)) in text:
+        return exc
+    return InvalidMetadataError(f"{node_type} {_shown(path)!r}: {text}")
 
 
 async def change_node(
@@ -225,7 +227,7 @@ async def change_node(
         try:
             return new.to_documents()[name]
         except InvalidMetadataError as exc:
-            raise _named(exc, path) from None
+            raise _named(exc, path, node.node_type) from None
 
     await swap_document(store, key, modify, what=f"{node.node_type} {_shown(path)!r}")
     return seen[-1]
@@ -283,7 +285,7 @@ async def change_attributes(
         try:
             return dump_document(new)
         except InvalidMetadataError as exc:
-            raise _named(exc, path) from None
+            raise _named(exc, path, node.node_type) from None
 
     await swap_document(
         store, key, modify, first=first, what=f"{node.node_type} {_shown(path)!r} attributes"
@@ -309,7 +311,7 @@ async def _change_v3_from(
         try:
             return new.to_documents()["zarr.json"]
         except InvalidMetadataError as exc:
-            raise _named(exc, path) from None
+            raise _named(exc, path, node.node_type) from None
 
     await swap_document(store, key, modify, first=first, what=f"{node.node_type} {_shown(path)!r}")
     return seen[-1]
