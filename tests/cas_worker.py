@@ -12,6 +12,9 @@ prints one JSON line with what it did:
   PREFIX{N-1} one by one through that (soon stale) handle;
 - ``append ROOT NODE ID N``: appends N one-chunk blocks filled with ID*1000+i to the 1-d array
   at NODE (chunk length 4);
+- ``crash ROOT N MODE``: creates the groups g0 .. g{N-1} under the consolidated root, one by
+  one (MODE ``plain``) or inside one ``batch()`` (MODE ``batch``), printing ``created I`` after
+  each; the test kills it with SIGKILL at a random point;
 - ``resize ROOT NODE N``: grows the array at NODE by one element N times (resize to the shape
   its handle, kept current by each swap, knows plus one).
 """
@@ -90,6 +93,22 @@ async def resize(root: str, node: str, n: int, options: dict[str, Any]) -> Any:
     return {"resized": n}
 
 
+async def crash(root: str, n: int, mode: str, options: dict[str, Any]) -> Any:
+    store = _store(root, options)
+    group = await aapi.open_group(store, mode="r+")
+    if mode == "batch":
+        async with group.batch():
+            for i in range(n):
+                await group.create_group(f"g{i}")
+                print(f"created {i}", flush=True)
+    else:
+        for i in range(n):
+            await group.create_group(f"g{i}")
+            print(f"created {i}", flush=True)
+    await store.close()
+    return {"created": n}
+
+
 async def _run(argv: list[str], options: dict[str, Any]) -> Any:
     mode, root, *rest = argv
     if mode == "counter":
@@ -100,6 +119,8 @@ async def _run(argv: list[str], options: dict[str, Any]) -> Any:
         return await attrs(root, rest[0], rest[1], int(rest[2]), options)
     if mode == "append":
         return await append(root, rest[0], rest[1], int(rest[2]), options)
+    if mode == "crash":
+        return await crash(root, int(rest[0]), rest[1], options)
     if mode == "resize":
         return await resize(root, rest[0], int(rest[1]), options)
     raise SystemExit(f"unknown mode {mode!r}")

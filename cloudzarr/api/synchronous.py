@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cloudzarr.api import asynchronous as aapi
@@ -107,10 +107,15 @@ def consolidate_metadata(
     zarr_format: int | None = None,
     *,
     storage_options: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Group:
     """See :func:`cloudzarr.api.asynchronous.consolidate_metadata`."""
     return Group(
-        sync(aapi.consolidate_metadata(store, path, zarr_format, storage_options=storage_options))
+        sync(
+            aapi.consolidate_metadata(
+                store, path, zarr_format, storage_options=storage_options, progress=progress
+            )
+        )
     )
 
 
@@ -120,11 +125,16 @@ def create_hierarchy(
     nodes: Mapping[str, NodeMetadata],
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Array | Group]:
     """See :func:`cloudzarr.api.asynchronous.create_hierarchy`."""
     created = sync(
         aapi.create_hierarchy(
-            store=store, nodes=nodes, overwrite=overwrite, storage_options=storage_options
+            store=store,
+            nodes=nodes,
+            overwrite=overwrite,
+            storage_options=storage_options,
+            progress=progress,
         )
     )
     return {p: wrap_node(n) for p, n in created.items()}

@@ -12,10 +12,12 @@ value is deleted rather than stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import operator
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
@@ -52,6 +54,9 @@ __all__ = ["ArrayMetadata", "AsyncArray", "MetadataHook", "normalize_path"]
 
 ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
 MetadataHook = Callable[["AsyncArray"], Awaitable[None]]
+#: Wraps every metadata change of an array (``async with guard(array): ...``): the group layer
+#: marks ancestors holding consolidated metadata pending before, and updates them after.
+MetadataGuard = Callable[["AsyncArray"], AbstractAsyncContextManager[None]]
 
 _V3_DOC = "zarr.json"
 _V2_DOCS = (".zarray", ".zattrs", ".zgroup")
@@ -85,7 +90,10 @@ class AsyncArray:
         The array's metadata (:class:`ArrayMetadataV3` or :class:`ArrayMetadataV2`).
     on_metadata_written
         Awaited with this array after it rewrites its metadata document (attributes update,
-        resize), so a group layer can keep consolidated metadata fresh.
+        resize).
+    metadata_guard
+        Entered around every rewrite of the metadata document (see :data:`MetadataGuard`),
+        so a group layer can keep consolidated metadata fresh, crash included.
 
     Notes
     -----
@@ -99,6 +107,7 @@ class AsyncArray:
         metadata: ArrayMetadata,
         *,
         on_metadata_written: MetadataHook | None = None,
+        metadata_guard: MetadataGuard | None = None,
     ) -> None:
         if not isinstance(metadata, ArrayMetadataV2 | ArrayMetadataV3):
             raise NodeTypeError(
@@ -110,6 +119,7 @@ class AsyncArray:
         self._metadata = metadata
         self._chunk_io: ChunkIO = make_chunk_io(metadata, self._path)
         self.on_metadata_written = on_metadata_written
+        self.metadata_guard = metadata_guard
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (AsyncArray, (self._store, self._path, self._metadata))
@@ -124,6 +134,7 @@ class AsyncArray:
         zarr_format: int | None = None,
         *,
         on_metadata_written: MetadataHook | None = None,
+        metadata_guard: MetadataGuard | None = None,
     ) -> Self:
         """Open the array at ``path``, reading its metadata in one round of requests.
 
@@ -152,7 +163,13 @@ class AsyncArray:
             keys.extend(_join(path, d) for d in _V2_DOCS)
         values = dict(zip(keys, await asyncio.gather(*(store.get(k) for k in keys)), strict=True))
         metadata = cls._parse_documents(path, values, store)
-        return cls(store, path, metadata, on_metadata_written=on_metadata_written)
+        return cls(
+            store,
+            path,
+            metadata,
+            on_metadata_written=on_metadata_written,
+            metadata_guard=metadata_guard,
+        )
 
     @staticmethod
     def _parse_documents(
@@ -189,6 +206,7 @@ class AsyncArray:
         overwrite: bool = False,
         *,
         on_metadata_written: MetadataHook | None = None,
+        metadata_guard: MetadataGuard | None = None,
     ) -> Self:
         """Write the array's own metadata documents and return the array.
 
@@ -207,7 +225,13 @@ class AsyncArray:
         """
         path = normalize_path(path)
         # Built first: codecs the chunk I/O cannot handle are refused before anything is written.
-        array = cls(store, path, metadata, on_metadata_written=on_metadata_written)
+        array = cls(
+            store,
+            path,
+            metadata,
+            on_metadata_written=on_metadata_written,
+            metadata_guard=metadata_guard,
+        )
         docs = metadata.to_documents()
         main = _V3_DOC if metadata.zarr_format == 3 else ".zarray"
         if overwrite:
@@ -495,10 +519,16 @@ class AsyncArray:
         """
         if self._store.read_only:
             raise ReadOnlyError(f"array {self.name!r}: cannot write, {self._store!r} is read-only")
-        new = await nodes_io.change_attributes(self._store, self._path, self._metadata, change)
-        assert isinstance(new, ArrayMetadataV2 | ArrayMetadataV3)
-        await self._adopt(new)
+        async with self._guard():
+            new = await nodes_io.change_attributes(self._store, self._path, self._metadata, change)
+            assert isinstance(new, ArrayMetadataV2 | ArrayMetadataV3)
+            await self._adopt(new)
         return self
+
+    def _guard(self) -> AbstractAsyncContextManager[None]:
+        if self.metadata_guard is None:
+            return contextlib.nullcontext()
+        return self.metadata_guard(self)
 
     async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
         """Merge ``new_attributes`` into the attributes as stored now (one compare-and-swap).
@@ -535,10 +565,13 @@ class AsyncArray:
             except InvalidMetadataError as exc:
                 raise InvalidMetadataError(f"array {self.name!r}: {exc}") from None
 
-        before, after = await nodes_io.change_node(self._store, self._path, self._metadata, change)
-        assert isinstance(before, ArrayMetadataV2 | ArrayMetadataV3)
-        assert isinstance(after, ArrayMetadataV2 | ArrayMetadataV3)
-        await self._adopt(after)
+        async with self._guard():
+            before, after = await nodes_io.change_node(
+                self._store, self._path, self._metadata, change
+            )
+            assert isinstance(before, ArrayMetadataV2 | ArrayMetadataV3)
+            assert isinstance(after, ArrayMetadataV2 | ArrayMetadataV3)
+            await self._adopt(after)
         return before, after
 
     async def resize(self, new_shape: Sequence[int] | int) -> Self:

@@ -51,6 +51,7 @@ root), and rewrites every nested group that holds consolidated metadata along wi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cloudzarr.errors import (
@@ -192,7 +193,11 @@ def _stale(key: str) -> StaleConsolidatedMetadataError:
 
 
 async def consolidate(
-    store: Store, path: str = "", zarr_format: int | None = None
+    store: Store,
+    path: str = "",
+    zarr_format: int | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GroupMetadata:
     """Rebuild the consolidated metadata of the group at ``path`` from the store and write it.
 
@@ -211,6 +216,8 @@ async def consolidate(
         store, path, fmt, max_depth=None, use_consolidated_for_children=False
     ):
         found[rel] = node
+        if progress is not None:
+            progress(len(found), 0)
     holders = [
         rel
         for rel, n in found.items()
@@ -232,4 +239,6 @@ async def consolidate(
         assert isinstance(nested, GroupMetadataV2 | GroupMetadataV3)
         writes.update(_holder_documents(join_path(path, rel), _strip(nested), cm.subtree(rel)))
     await store.set_many(writes)
+    if progress is not None:
+        progress(len(found), len(found))
     return group.with_consolidated(cm)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.attributes import Attributes
+from cloudzarr.groups import upkeep
 from cloudzarr.groups.async_group import AsyncGroup
 from cloudzarr.groups.info import GroupInfo
 from cloudzarr.groups.tree import TreeText
@@ -150,6 +152,18 @@ class Group:
     def _write_attrs(self, change: AttributesChange) -> Mapping[str, Any]:
         sync(self._async_group.change_attributes(change))
         return self._async_group.metadata.attributes
+
+    @contextlib.contextmanager
+    def batch(self, *, progress: Callable[[int, int], None] | None = None) -> Iterator[Group]:
+        """``with group.batch():`` -- see :meth:`AsyncGroup.batch`."""
+        inner = self._async_group
+        inner._check_writable()
+        batch = upkeep.start_batch(inner.store, inner.zarr_format)
+        try:
+            yield self
+        finally:
+            upkeep.end_batch(batch)
+            sync(batch.commit(progress))
 
     @property
     def info(self) -> GroupInfo:

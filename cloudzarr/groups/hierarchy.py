@@ -27,7 +27,7 @@ subtree is deleted first (an extra round), and that deletion is not undone on fa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -217,6 +217,7 @@ async def create_nodes(
     existing: Iterable[str] = (),
     also_added: Mapping[str, NodeMetadata] | None = None,
     also_removed: Iterable[str] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, NodeMetadata]:
     """Write ``nodes`` (absolute paths -> metadata) and their missing parent groups.
 
@@ -235,6 +236,8 @@ async def create_nodes(
     also_added, also_removed
         More changes for the consolidated metadata upkeep (a move's copied subtree and its
         source), applied in the same update.
+    progress
+        Called as ``progress(done, total)`` as each requested node's create completes.
 
     Returns
     -------
@@ -267,6 +270,7 @@ async def create_nodes(
     await _gather_all(store, plan, [_read_ancestor(store, p, zarr_format, plan) for p in to_read])
     holders = [h.path for h in plan.holders]
     token = await begin_change(store, zarr_format, holders)
+    counter = _Counter(len(nodes), progress)
     try:
         if overwrite:
             await asyncio.gather(*(store.delete_dir(p) for p in nodes if p))
@@ -278,7 +282,10 @@ async def create_nodes(
             store,
             plan,
             [
-                *(_create_node(store, p, n, overwrite, plan) for p, n in nodes.items()),
+                *(
+                    _counted(_create_node(store, p, n, overwrite, plan), counter)
+                    for p, n in nodes.items()
+                ),
                 *(_create_parent(store, p, zarr_format, plan) for p in to_create),
             ],
         )
@@ -287,20 +294,31 @@ async def create_nodes(
         await finish_change(store, zarr_format, holders, token)
         raise
     written: dict[str, NodeMetadata] = {**plan.created_parents, **nodes}
-    holders = [h.path for h in plan.holders]
-    if holders or token is not None:
-        removed = [*also_removed, *(nodes if overwrite else ())]
-        added = {**written, **(also_added or {})}
-        await finish_change(
-            store,
-            zarr_format,
-            holders,
-            token,
-            removed=removed,
-            added=added,
-            present=plan.found_parents,
-        )
+    # Always: with no holder and no batch this costs nothing; a batch records the change.
+    await finish_change(
+        store,
+        zarr_format,
+        [h.path for h in plan.holders],
+        token,
+        removed=[*also_removed, *(nodes if overwrite else ())],
+        added={**written, **(also_added or {})},
+        present=plan.found_parents,
+    )
     return written
+
+
+@dataclass
+class _Counter:
+    total: int
+    progress: Callable[[int, int], None] | None
+    done: int = 0
+
+
+async def _counted(coro: Awaitable[None], counter: _Counter) -> None:
+    await coro
+    counter.done += 1
+    if counter.progress is not None:
+        counter.progress(counter.done, counter.total)
 
 
 async def _gather_all(store: Store, plan: _Plan, coros: list[Any]) -> None:
