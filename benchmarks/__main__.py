@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "hierarchy": "benchmarks.bench_hierarchy",
     "arrays": "benchmarks.bench_arrays",
     "overhead": "benchmarks.bench_overhead",
+    "consolidated": "benchmarks.bench_consolidated",
 }
 
 #: Tiny-run arguments for modules that define no ``QUICK`` of their own.

@@ -13,36 +13,33 @@ it; other objects opened earlier keep the state they read (reopen to see others'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from cloudzarr.api.arguments import check_format, check_max_depth, prepare_array
 from cloudzarr.errors import (
     ConsolidatedMetadataError,
     ContainsArrayError,
     ContainsGroupError,
-    InvalidArgumentError,
     NodeNotFoundError,
     NodeTypeError,
     ReadOnlyError,
 )
 from cloudzarr.groups import consolidated as cm_ops
-from cloudzarr.groups import upkeep
+from cloudzarr.groups.changes import GroupChanges, keep_holders_current
 from cloudzarr.groups.discovery import walk
 from cloudzarr.groups.hierarchy import create_nodes
 from cloudzarr.groups.info import GroupInfo
 from cloudzarr.groups.io import read_node_or_none
-from cloudzarr.groups.move import move_node
 from cloudzarr.groups.paths import (
     ancestors,
     join_path,
+    member_path,
     normalize_path,
     relative_to,
     shown,
 )
 from cloudzarr.groups.tree import TreeText, render_tree
-from cloudzarr.metadata import nodes_io
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.storage.base import Store
@@ -53,22 +50,6 @@ if TYPE_CHECKING:
     from cloudzarr.metadata.node import NodeMetadata
 
 
-@contextlib.asynccontextmanager
-async def keep_holders_current(array: AsyncArray) -> AsyncIterator[None]:
-    """Around a metadata change of ``array``: mark the ancestors holding consolidated metadata
-    pending before it, and apply the array's new metadata and unmark them after (see
-    :mod:`cloudzarr.groups.upkeep`)."""
-    store, fmt = array.store, array.zarr_format
-    holders = list(await cm_ops.fetch_holders(store, ancestors(array.path), fmt))
-    token = await upkeep.begin_change(store, fmt, holders)
-    try:
-        yield
-    except BaseException:
-        await upkeep.finish_change(store, fmt, holders, token)
-        raise
-    await upkeep.finish_change(store, fmt, holders, token, added={array.path: array.metadata})
-
-
 def make_array(store: Store, path: str, metadata: NodeMetadata) -> AsyncArray:
     """An :class:`AsyncArray` whose metadata writes keep consolidated metadata current."""
     from cloudzarr.arrays.async_array import AsyncArray
@@ -76,7 +57,7 @@ def make_array(store: Store, path: str, metadata: NodeMetadata) -> AsyncArray:
     return AsyncArray(store, path, metadata, metadata_guard=keep_holders_current)  # type: ignore[arg-type]
 
 
-class AsyncGroup:
+class AsyncGroup(GroupChanges):
     """A Zarr group (format 2 or 3) in a store, with an async API.
 
     Parameters
@@ -320,7 +301,7 @@ class AsyncGroup:
             yield name
 
     async def _lookup(self, path: str) -> NodeMetadata | None:
-        rel = _member_path(path)
+        rel = member_path(path)
         cm = self.metadata.consolidated_metadata
         if cm is not None:
             return cm.get(rel)
@@ -406,7 +387,7 @@ class AsyncGroup:
         ContainsGroupError, ContainsArrayError
             Something exists there (without ``overwrite``), or a parent is an array.
         """
-        path = join_path(self._path, _member_path(name))
+        path = join_path(self._path, member_path(name))
         meta: GroupMetadata = (
             GroupMetadataV3(attributes=attributes or {})
             if self.zarr_format == 3
@@ -469,7 +450,7 @@ class AsyncGroup:
         ContainsArrayError, ContainsGroupError
             Something exists there (without ``overwrite``), or a parent is an array.
         """
-        path = join_path(self._path, _member_path(name))
+        path = join_path(self._path, member_path(name))
         fmt = self.zarr_format if zarr_format is None else zarr_format
         meta, values = prepare_array(
             "create_array", shape=shape, dtype=dtype, data=data, zarr_format=fmt, kwargs=kwargs
@@ -522,171 +503,6 @@ class AsyncGroup:
             )
         return node
 
-    async def delitem(self, name: str) -> None:
-        """Delete the member ``name`` and everything below it.
-
-        Costs one lookup (none with consolidated metadata), the GETs of the ancestors'
-        consolidated metadata, then the subtree deletion; ancestors holding consolidated
-        metadata are marked pending before it and updated after (two swaps each).
-
-        Raises
-        ------
-        NodeNotFoundError
-            Nothing is there (nothing is deleted).
-        """
-        self._check_writable()
-        rel = _member_path(name)
-        if await self._lookup(rel) is None:
-            raise NodeNotFoundError(f"no member {rel!r} in group {self.name!r}")
-        full = join_path(self._path, rel)
-        fmt = self.zarr_format
-        holders = list(await cm_ops.fetch_holders(self._store, ancestors(full), fmt))
-        token = await upkeep.begin_change(self._store, fmt, holders)
-        try:
-            await self._store.delete_dir(full)
-        finally:
-            await upkeep.finish_change(self._store, fmt, holders, token, removed=[full])
-        self._remember({}, [full])
-
-    async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
-        """Merge ``new_attributes`` into the attributes as stored now and persist them (and
-        every ancestor's consolidated metadata that lists this group); keys other writers set
-        meanwhile are kept."""
-        return await self.change_attributes(nodes_io.merge(new_attributes))
-
-    async def set_attributes(self, attributes: Mapping[str, Any]) -> Self:
-        """Replace the attributes and persist them (see :meth:`change_attributes`)."""
-        return await self.change_attributes(nodes_io.replace_all(attributes))
-
-    async def delete_attributes(self, *keys: str) -> Self:
-        """Delete ``keys`` from the attributes as stored now; keys already gone are ignored."""
-        return await self.change_attributes(nodes_io.remove(*keys))
-
-    async def change_attributes(self, change: nodes_io.AttributesChange) -> Self:
-        """Apply ``change`` (stored attributes -> new attributes) by compare-and-swap of the
-        group's own document, re-applied on a lost race (:mod:`cloudzarr.metadata.nodes_io`).
-
-        The GETs of the ancestors' (and, format 2, the group's own) consolidated metadata; the
-        swap (format 3: ``zarr.json``, whose own consolidated metadata is kept as stored;
-        format 2: ``.zattrs``): a GET with version and a conditional PUT. Holders of
-        consolidated metadata are marked pending before the swap and updated after.
-
-        Raises
-        ------
-        ConcurrentUpdateError
-            The document kept changing under this writer (names the group).
-        GroupNotFoundError
-            The group was deleted meanwhile (format 3).
-        """
-        self._check_writable()
-        path = self._path
-        fmt = self.zarr_format
-        holder_paths = ancestors(path) if fmt == 3 else [*ancestors(path), path]
-        holders = list(await cm_ops.fetch_holders(self._store, holder_paths, fmt))
-        token = await upkeep.begin_change(self._store, fmt, holders)
-        try:
-            new_meta = await nodes_io.change_attributes(self._store, path, self.metadata, change)
-            if fmt == 3 and not isinstance(new_meta, GroupMetadataV3):
-                raise ContainsArrayError(f"an array now exists at {self.name!r}")
-        except BaseException:
-            await upkeep.finish_change(self._store, fmt, holders, token)
-            raise
-        attrs = thaw(new_meta.attributes)
-        await upkeep.finish_change(
-            self._store,
-            fmt,
-            holders,
-            token,
-            added={path: new_meta},
-            own_attributes={path: attrs} if fmt == 2 else {},
-        )
-        self.metadata = self.metadata.with_attributes(attrs)
-        return self
-
-    @contextlib.asynccontextmanager
-    async def batch(self, *, progress: upkeep.Progress | None = None) -> AsyncIterator[Self]:
-        """Make many changes, updating consolidated metadata once at the end.
-
-        ``async with group.batch():`` -- every create, delete, move and attribute change made
-        in this process on this group's store (through any group or array handle sharing the
-        store object) meanwhile leaves consolidated metadata alone, except to mark each holder
-        pending the first time a change below it meets it; at the end of the block every
-        holder gets all the changes and loses the mark in one swap, even if the block raised.
-        Creating n nodes under a consolidated root thus writes the root document twice, not n
-        times (O(n) bytes, not O(n^2)).
-
-        Readers meanwhile (and forever, if this process dies before the end) see the holders
-        pending: they walk the store, or get
-        :class:`~cloudzarr.errors.StaleConsolidatedMetadataError` when they demanded
-        consolidated metadata.
-
-        Parameters
-        ----------
-        progress
-            Called as ``progress(done, total)`` as holders are updated at the end.
-
-        Raises
-        ------
-        InvalidArgumentError
-            A batch is already open on this store (batches do not nest).
-        """
-        self._check_writable()
-        batch = upkeep.start_batch(self._store, self.zarr_format)
-        try:
-            yield self
-        finally:
-            upkeep.end_batch(batch)
-            await batch.commit(progress)
-
-    async def move(self, source: str, dest: str) -> None:
-        """Move the member ``source`` (and its subtree) to ``dest``, both relative to this group.
-
-        Object stores cannot rename, so this copies, then deletes. In order:
-
-        1. every key of the source subtree is read, and all but the node documents are written
-           under ``dest`` (chunks first, so a reader never finds a destination node whose data
-           is still arriving);
-        2. the nested node documents are written, then the destination's own document is
-           created atomically (this is the moment ``dest`` appears; a concurrent creator of
-           ``dest`` makes the move fail and the copies are removed), together with any
-           missing parent groups, and ancestors' consolidated metadata are switched from
-           ``source`` to ``dest``;
-        3. the source node's own document is deleted (``source`` disappears), then the rest of
-           its keys.
-
-        A reader midway may therefore see only ``source``; both complete copies (between 2 and
-        3); or only ``dest`` with leftover source chunk keys that belong to no node. It never
-        sees a ``dest`` node with missing chunks, unless the move failed midway (a store
-        error), in which case ``source`` is intact and rerunning the move after deleting
-        ``dest`` completes it.
-
-        Raises
-        ------
-        NodeNotFoundError
-            ``source`` does not exist.
-        ContainsGroupError, ContainsArrayError
-            Something exists at ``dest``.
-        """
-        self._check_writable()
-        src_rel, dst_rel = _member_path(source), _member_path(dest)
-        if dst_rel == src_rel or dst_rel.startswith(src_rel + "/"):
-            raise InvalidArgumentError(
-                f"cannot move {src_rel!r} into itself ({dst_rel!r}) in group {self.name!r}: "
-                "the destination is the source or lies inside it"
-            )
-        src, dst = join_path(self._path, src_rel), join_path(self._path, dst_rel)
-        meta, existing = await asyncio.gather(
-            read_node_or_none(self._store, src, self.zarr_format),
-            read_node_or_none(self._store, dst, self.zarr_format),
-        )
-        if meta is None:
-            raise NodeNotFoundError(f"no member {src_rel!r} in group {self.name!r}")
-        if existing is not None:
-            kind = ContainsArrayError if existing.node_type == "array" else ContainsGroupError
-            raise kind(f"cannot move to {shown(dst)!r}: a node exists there")
-        added = await move_node(self._store, src, dst, meta, existing=self._known_existing())
-        self._remember(added, [src])
-
     async def tree(self, level: int | None = None) -> TreeText:
         """A readable tree of the subtree, with array shapes and dtypes.
 
@@ -705,12 +521,3 @@ def _strip(node: NodeMetadata) -> NodeMetadata:
     if node.node_type == "group" and node.consolidated_metadata is not None:
         return node.with_consolidated(None)
     return node
-
-
-def _member_path(name: str) -> str:
-    rel = normalize_path(name)
-    if not rel:
-        raise InvalidArgumentError(
-            f"member path {name!r} is empty: it would name the group itself, not a member"
-        )
-    return rel

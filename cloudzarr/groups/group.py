@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.attributes import Attributes
-from cloudzarr.groups import upkeep
+from cloudzarr.groups import pending
 from cloudzarr.groups.async_group import AsyncGroup
 from cloudzarr.groups.info import GroupInfo
 from cloudzarr.groups.tree import TreeText
@@ -158,11 +158,11 @@ class Group:
         """``with group.batch():`` -- see :meth:`AsyncGroup.batch`."""
         inner = self._async_group
         inner._check_writable()
-        batch = upkeep.start_batch(inner.store, inner.zarr_format)
+        batch = pending.start_batch(inner.store, inner.zarr_format)
         try:
             yield self
         finally:
-            upkeep.end_batch(batch)
+            pending.end_batch(batch)
             sync(batch.commit(progress))
 
     @property

@@ -40,13 +40,8 @@ from cloudzarr.errors import (
 )
 from cloudzarr.groups.io import get_doc
 from cloudzarr.groups.paths import ZMETADATA, ancestors, doc_key, shown
-from cloudzarr.groups.upkeep import (
-    Holder,
-    active_batch,
-    begin_change,
-    finish_change,
-    holder_from_doc,
-)
+from cloudzarr.groups.pending import active_batch, begin_change, finish_change
+from cloudzarr.groups.upkeep import Holder, holder_from_doc
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.node import parse_v3
 from cloudzarr.storage.base import Store

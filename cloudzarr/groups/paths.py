@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudzarr.errors import InvalidKeyError
+from cloudzarr.errors import InvalidArgumentError, InvalidKeyError
 
 #: The documents that make up a node, by Zarr format.
 V3_DOCS = ("zarr.json",)
@@ -65,3 +65,19 @@ def doc_key(path: str, name: str) -> str:
 def shown(path: str) -> str:
     """A node path as shown in messages."""
     return "/" + path
+
+
+def member_path(name: str) -> str:
+    """``name`` normalised as a member path (not empty: that would name the group itself).
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``name`` is empty once normalised.
+    """
+    rel = normalize_path(name)
+    if not rel:
+        raise InvalidArgumentError(
+            f"member path {name!r} is empty: it would name the group itself, not a member"
+        )
+    return rel

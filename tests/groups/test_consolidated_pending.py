@@ -16,7 +16,7 @@ from cloudzarr.errors import (
     InvalidArgumentError,
     StaleConsolidatedMetadataError,
 )
-from cloudzarr.groups import AsyncGroup, upkeep
+from cloudzarr.groups import AsyncGroup, pending, upkeep
 from cloudzarr.storage import LocalStore, MemoryStore, Store
 
 
@@ -34,7 +34,7 @@ async def walked(store: Store) -> set[str]:
 async def test_a_pending_holder_is_walked_or_refused(zarr_format: int) -> None:
     store = MemoryStore()
     root = await consolidated_root(store, zarr_format)
-    await upkeep.mark_holders(store, zarr_format, [""], "dead-writer")
+    await pending.mark_holders(store, zarr_format, [""], "dead-writer")
     # What a writer that died after its mark leaves behind: a node the listing lacks.
     await AsyncGroup.create(store, "orphan", zarr_format=zarr_format)
     assert not (await AsyncGroup.open(store)).consolidated
@@ -60,7 +60,7 @@ def test_zarr_python_reads_a_pending_holder(tmp_path: Path, zarr_format: int) ->
     cloudzarr.consolidate_metadata(store)
     from cloudzarr.sync import sync
 
-    sync(upkeep.mark_holders(store, zarr_format, [""], "writer"))
+    sync(pending.mark_holders(store, zarr_format, [""], "writer"))
     name = "zarr.json" if zarr_format == 3 else ".zmetadata"
     assert upkeep.PENDING in json.loads((tmp_path / "s" / name).read_text())
     opened = zarr.open_group(str(tmp_path / "s"), mode="r", zarr_format=zarr_format)
