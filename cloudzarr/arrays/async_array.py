@@ -28,22 +28,18 @@ from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
 from cloudzarr.errors import (
     ArrayNotFoundError,
     ArrayShapeError,
-    ContainsArrayError,
-    ContainsGroupError,
     IndexingError,
     InvalidMetadataError,
     NodeTypeError,
     ReadOnlyError,
-    UnsupportedFormatError,
 )
 from cloudzarr.metadata import nodes_io
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.metadata.dtypes import is_string_dtype
 from cloudzarr.metadata.frozen import thaw
-from cloudzarr.metadata.jsonio import load_document
-from cloudzarr.metadata.node import parse_v2, parse_v3
 from cloudzarr.metadata.nodes_io import AttributesChange
+from cloudzarr.metadata.paths import doc_key, normalize_path, shown
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -57,18 +53,6 @@ MetadataHook = Callable[["AsyncArray"], Awaitable[None]]
 #: Wraps every metadata change of an array (``async with guard(array): ...``): the group layer
 #: marks ancestors holding consolidated metadata pending before, and updates them after.
 MetadataGuard = Callable[["AsyncArray"], AbstractAsyncContextManager[None]]
-
-_V3_DOC = "zarr.json"
-_V2_DOCS = (".zarray", ".zattrs", ".zgroup")
-
-
-def normalize_path(path: str) -> str:
-    """``"/a/b/"`` -> ``"a/b"``; the root is ``""``."""
-    return "/".join(p for p in str(path).split("/") if p)
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}/{name}" if path else name
 
 
 def _fill_value(metadata: ArrayMetadata) -> Any:
@@ -154,48 +138,21 @@ class AsyncArray:
             If the metadata is invalid (the message names the document and field).
         """
         path = normalize_path(path)
-        if zarr_format not in (None, 2, 3):
-            raise UnsupportedFormatError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
-        keys: list[str] = []
-        if zarr_format in (None, 3):
-            keys.append(_join(path, _V3_DOC))
-        if zarr_format in (None, 2):
-            keys.extend(_join(path, d) for d in _V2_DOCS)
-        values = dict(zip(keys, await asyncio.gather(*(store.get(k) for k in keys)), strict=True))
-        metadata = cls._parse_documents(path, values, store)
+        node = await nodes_io.read_node_or_none(store, path, zarr_format)
+        if node is None:
+            # Worded as GroupNotFoundError's, which names the store too.
+            raise ArrayNotFoundError(
+                f"no array at {shown(path)!r}: no zarr.json or .zarray in {store!r}"
+            )
+        if not isinstance(node, ArrayMetadataV2 | ArrayMetadataV3):
+            raise NodeTypeError(f"node {shown(path)!r} is a group, not an array")
         return cls(
             store,
             path,
-            metadata,
+            node,
             on_metadata_written=on_metadata_written,
             metadata_guard=metadata_guard,
         )
-
-    @staticmethod
-    def _parse_documents(
-        path: str, values: Mapping[str, bytes | None], store: Store
-    ) -> ArrayMetadata:
-        shown = "/" + path
-        v3 = values.get(_join(path, _V3_DOC))
-        if v3 is not None:
-            key = _join(path, _V3_DOC)
-            node = parse_v3(load_document(v3, key), path)
-        else:
-            zarray, zattrs, zgroup = (values.get(_join(path, d)) for d in _V2_DOCS)
-            if zarray is None and zgroup is None:
-                # Worded as GroupNotFoundError's, which names the store too.
-                raise ArrayNotFoundError(
-                    f"no array at {shown!r}: no zarr.json or .zarray in {store!r}"
-                )
-            node = parse_v2(
-                None if zarray is None else load_document(zarray, _join(path, ".zarray")),
-                None if zgroup is None else load_document(zgroup, _join(path, ".zgroup")),
-                None if zattrs is None else load_document(zattrs, _join(path, ".zattrs")),
-                path,
-            )
-        if not isinstance(node, ArrayMetadataV2 | ArrayMetadataV3):
-            raise NodeTypeError(f"node {shown!r} is a group, not an array")
-        return node
 
     @classmethod
     async def create(
@@ -215,8 +172,8 @@ class AsyncArray:
         Parameters
         ----------
         overwrite
-            Delete whatever is under ``path`` first (chunks included). Without it the main
-            document is written with ``set_if_not_exists``.
+            Delete whatever is under ``path`` first (chunks included). Without it the node is
+            created atomically (:func:`cloudzarr.metadata.nodes_io.create_node`).
 
         Raises
         ------
@@ -232,37 +189,13 @@ class AsyncArray:
             on_metadata_written=on_metadata_written,
             metadata_guard=metadata_guard,
         )
-        docs = metadata.to_documents()
-        main = _V3_DOC if metadata.zarr_format == 3 else ".zarray"
         if overwrite:
             await store.delete_dir(path)
-            await store.set_many({_join(path, k): v for k, v in docs.items()})
+            docs = metadata.to_documents()
+            await store.set_many({doc_key(path, k): v for k, v in docs.items()})
         else:
-            if main == ".zarray" and await store.exists(_join(path, ".zgroup")):
-                # A v2 group keeps no .zarray, so the atomic create below would not see it.
-                raise ContainsGroupError(f"a group already exists at path {path or '/'!r}")
-            if not await store.set_if_not_exists(_join(path, main), docs[main]):
-                await cls._raise_exists(store, path, main)
-            rest = {_join(path, k): v for k, v in docs.items() if k != main}
-            if rest:
-                await store.set_many(rest)
+            await nodes_io.create_node(store, path, metadata)
         return array
-
-    @staticmethod
-    async def _raise_exists(store: Store, path: str, main: str) -> None:
-        shown = path or "/"
-        if main == ".zarray":
-            raise ContainsArrayError(f"an array already exists at path {shown!r}")
-        existing = await store.get(_join(path, main))
-        node_type = None
-        if existing is not None:
-            try:
-                node_type = load_document(existing, _join(path, main)).get("node_type")
-            except ValueError:
-                node_type = None
-        if node_type == "group":
-            raise ContainsGroupError(f"a group already exists at path {shown!r}")
-        raise ContainsArrayError(f"an array already exists at path {shown!r}")
 
     # --- properties ------------------------------------------------------------------------
 
@@ -398,7 +331,7 @@ class AsyncArray:
         return min(indexer.nchunks, self._chunk_io.tasks_in_flight(self._store.limiter.size))
 
     def _chunk_key(self, coords: Sequence[int]) -> str:
-        return _join(self._path, self._metadata.chunk_key(coords))
+        return doc_key(self._path, self._metadata.chunk_key(coords))
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -600,7 +533,7 @@ class AsyncArray:
         grid = self._metadata.chunks
         new_grid = tuple(-(-n // c) for n, c in zip(new_shape, grid, strict=True))
         doomed = [
-            _join(self._path, rel)
+            doc_key(self._path, rel)
             for rel, coords in await self._stored_chunks()
             if any(c >= g for c, g in zip(coords, new_grid, strict=True))
         ]

@@ -47,7 +47,9 @@ async def keep_holders_current(array: AsyncArray) -> AsyncIterator[None]:
     except BaseException:
         await pending.finish_change(store, fmt, holders, token)
         raise
-    await pending.finish_change(store, fmt, holders, token, added={array.path: array.metadata})
+    await pending.finish_change(
+        store, fmt, holders, token, added={array.path: array.metadata}, reread=[array.path]
+    )
 
 
 class GroupChanges:
@@ -150,6 +152,7 @@ class GroupChanges:
             token,
             added={path: new_meta},
             own_attributes={path: attrs} if fmt == 2 else {},
+            reread=[path],
         )
         self.metadata = self.metadata.with_attributes(attrs)
         return self

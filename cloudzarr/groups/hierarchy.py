@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from cloudzarr.arrays.chunk_io import make_chunk_io
 from cloudzarr.errors import (
     ContainsArrayError,
-    ContainsGroupError,
+    NodeExistsError,
     NodeTypeError,
     UnsupportedFormatError,
 )
@@ -44,6 +44,7 @@ from cloudzarr.groups.pending import active_batch, begin_change, finish_change
 from cloudzarr.groups.upkeep import Holder, holder_from_doc
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.node import parse_v3
+from cloudzarr.metadata.nodes_io import create_node
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -98,54 +99,21 @@ class _Plan:
     found_parents: dict[str, NodeMetadata] = field(default_factory=dict)
 
 
-def _primary(node: NodeMetadata) -> str:
-    if node.zarr_format == 3:
-        return "zarr.json"
-    return ".zarray" if node.node_type == "array" else ".zgroup"
-
-
-def _exists_error(path: str, kind: str | None) -> Exception:
-    if kind == "array":
-        return ContainsArrayError(f"an array already exists at {shown(path)!r}")
-    return ContainsGroupError(f"a group already exists at {shown(path)!r}")
+async def _create_node(
+    store: Store, path: str, node: NodeMetadata, overwrite: bool, plan: _Plan
+) -> None:
+    if overwrite:
+        docs = node.to_documents()
+        await store.set_many({doc_key(path, n): d for n, d in docs.items()})
+        return
+    try:
+        plan.created_keys.extend(await create_node(store, path, node))
+    except NodeExistsError as exc:
+        plan.conflicts.append(exc)
 
 
 def _kind_of(doc: Mapping[str, Any] | None) -> str | None:
     return None if doc is None else str(doc.get("node_type"))
-
-
-async def _create_node(
-    store: Store, path: str, node: NodeMetadata, overwrite: bool, plan: _Plan
-) -> None:
-    docs = node.to_documents()
-    primary = _primary(node)
-    if overwrite:
-        await store.set_many({doc_key(path, n): d for n, d in docs.items()})
-        return
-    if node.zarr_format == 3:
-        key = doc_key(path, primary)
-        if await store.set_if_not_exists(key, docs[primary]):
-            plan.created_keys.append(key)
-            return
-        existing = await get_doc(store, key)
-        plan.conflicts.append(_exists_error(path, _kind_of(existing)))
-        return
-    other = ".zgroup" if primary == ".zarray" else ".zarray"
-    key = doc_key(path, primary)
-    created, other_doc = await asyncio.gather(
-        store.set_if_not_exists(key, docs[primary]), get_doc(store, doc_key(path, other))
-    )
-    if created:
-        plan.created_keys.append(key)
-    if not created or other_doc is not None:
-        kind = ("array" if primary == ".zarray" else "group") if not created else None
-        if other_doc is not None:
-            kind = "array" if other == ".zarray" else "group"
-        plan.conflicts.append(_exists_error(path, kind))
-        return
-    if ".zattrs" in docs:
-        await store.set(doc_key(path, ".zattrs"), docs[".zattrs"])
-        plan.created_keys.append(doc_key(path, ".zattrs"))
 
 
 async def _create_parent(store: Store, path: str, zarr_format: int, plan: _Plan) -> None:

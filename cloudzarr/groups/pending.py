@@ -151,6 +151,7 @@ async def finish_change(
     added: Mapping[str, NodeMetadata] | None = None,
     own_attributes: Mapping[str, Mapping[str, Any]] | None = None,
     present: Mapping[str, NodeMetadata] | None = None,
+    reread: Iterable[str] = (),
 ) -> None:
     """Step 3: apply the change to ``holders`` and remove ``token`` (under a batch: record the
     change for the batch's commit)."""
@@ -168,4 +169,5 @@ async def finish_change(
         own_attributes=own_attributes,
         present=present,
         unmark=token,
+        reread=reread,
     )

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from cloudzarr.errors import ConsolidatedMetadataError, InvalidMetadataError
-from cloudzarr.groups.io import get_doc
+from cloudzarr.groups.io import get_doc, read_node_or_none
 from cloudzarr.groups.paths import ZMETADATA, doc_key, relative_to, shown
 from cloudzarr.metadata.consolidated import ConsolidatedMetadata
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
@@ -278,11 +278,15 @@ async def update_holders(
     mark: str | None = None,
     unmark: str | None = None,
     progress: Progress | None = None,
+    reread: Iterable[str] = (),
 ) -> None:
     """Apply a change to the consolidated metadata held at ``paths``.
 
     ``removed``, ``added``, ``own_attributes``, ``present``, ``mark`` and ``unmark`` are as
     for :func:`updated_documents`; ``progress(done, total)`` is called as holders are done.
+    ``reread`` names nodes whose metadata each holder swap reads again from the store after
+    reading the holder, replacing what ``added`` says: of two writers changing one node, the
+    holder then ends with the node as the later one left it, whichever holder swap won last.
 
     The holders' documents are read again and rewritten under a per-store, per-path lock, so
     concurrent changes made in this process (``asyncio.gather`` of two ``create_group`` calls,
@@ -301,7 +305,13 @@ async def update_holders(
         return
     removed = list(removed)
     change = _Change(
-        removed, dict(added or {}), dict(own_attributes or {}), dict(present or {}), mark, unmark
+        removed,
+        dict(added or {}),
+        dict(own_attributes or {}),
+        dict(present or {}),
+        mark,
+        unmark,
+        tuple(reread),
     )
     locks = [_lock(store, p) for p in ordered]
     for lock in locks:  # sorted order: no two callers wait on each other in a cycle
@@ -311,7 +321,10 @@ async def update_holders(
 
         async def one(path: str) -> None:
             nonlocal done
-            await _swap_holder(store, zarr_format, path, change)
+            own = replace(
+                change, added=dict(change.added), own_attributes=dict(change.own_attributes)
+            )
+            await _swap_holder(store, zarr_format, path, own)
             done += 1
             if progress is not None:
                 progress(done, len(ordered))
@@ -339,6 +352,7 @@ class _Change:
     present: dict[str, NodeMetadata]
     mark: str | None = None
     unmark: str | None = None
+    reread: tuple[str, ...] = ()
 
     def apply(self, holders: Iterable[Holder]) -> tuple[dict[str, bytes], list[str]]:
         return updated_documents(
@@ -365,7 +379,24 @@ async def _swap_holder(store: Store, zarr_format: int, path: str, change: _Chang
         writes, deletes = change.apply([holder])
         return DELETE if deletes else writes.get(key)
 
-    await swap_document(store, key, modify, what=f"consolidated metadata of {shown(path)!r}")
+    async def prepare() -> None:
+        nodes = await asyncio.gather(
+            *(read_node_or_none(store, p, zarr_format) for p in change.reread)
+        )
+        for p, node in zip(change.reread, nodes, strict=True):
+            if node is None:
+                continue  # deleted meanwhile: its deleter updates the holders
+            change.added[p] = node
+            if p in change.own_attributes:
+                change.own_attributes[p] = node.attributes
+
+    await swap_document(
+        store,
+        key,
+        modify,
+        what=f"consolidated metadata of {shown(path)!r}",
+        prepare=prepare if change.reread else None,
+    )
 
 
 def _below(path: str, ancestor: str) -> bool:

@@ -21,6 +21,7 @@ from cloudzarr.errors import (
 from cloudzarr.metadata.frozen import deep_freeze
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.jsonio import load_document
+from cloudzarr.metadata.paths import doc_key
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.array_v2 import ArrayMetadataV2
@@ -91,16 +92,12 @@ def parse_v3_bytes(data: bytes, path: str) -> NodeMetadata:
     if cached is not None:
         _DOC_CACHE.move_to_end(raw)
         return cached
-    node = parse_v3(load_document(raw, _key(path, "zarr.json")), path)
+    node = parse_v3(load_document(raw, doc_key(path, "zarr.json")), path)
     if len(raw) <= _DOC_CACHE_MAX_BYTES:
         _DOC_CACHE[raw] = node
         if len(_DOC_CACHE) > _DOC_CACHE_SIZE:
             _DOC_CACHE.popitem(last=False)
     return node
-
-
-def _key(path: str, name: str) -> str:
-    return f"{path}/{name}" if path else name
 
 
 def _with_path(exc: MetadataError, path: str) -> MetadataError:
@@ -145,7 +142,7 @@ def parse_v3(doc: Mapping[str, Any], path: str) -> NodeMetadata:
                 3,
                 doc,
                 doc.get("attributes"),
-                lambda: ArrayMetadataV3.from_dict(doc, key=_key(path, "zarr.json")),
+                lambda: ArrayMetadataV3.from_dict(doc, key=doc_key(path, "zarr.json")),
             )
     except MetadataError as exc:
         raise _with_path(exc, path) from None
@@ -188,7 +185,7 @@ def parse_v2(
                 zarray,
                 zattrs or {},
                 lambda: ArrayMetadataV2.from_dict(
-                    zarray, attributes=zattrs or {}, key=_key(path, ".zarray")
+                    zarray, attributes=zattrs or {}, key=doc_key(path, ".zarray")
                 ),
             )
     except MetadataError as exc:

@@ -1,4 +1,11 @@
-"""Changing node documents by compare-and-swap: the one place a node's metadata is rewritten.
+"""Node documents: reading and parsing them, and changing them by compare-and-swap.
+
+The one module that reads a node's documents (:func:`read_node_or_none`: one round of
+concurrent GETs, never a listing) and rewrites an existing node's metadata, for arrays and
+groups alike (:mod:`cloudzarr.arrays` and :mod:`cloudzarr.groups` build on it).
+
+Changes
+-------
 
 Every change to an existing node's metadata (attributes set, updated or deleted, a resize, an
 append's resize) is a *change function* applied to the document as it is in the store now, not
@@ -31,23 +38,30 @@ delete too is conditional).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from cloudzarr.concurrency import gather
 from cloudzarr.config import config
 from cloudzarr.errors import (
     AmbiguousWriteError,
     ArrayNotFoundError,
     ConcurrentUpdateError,
+    ContainsArrayError,
+    ContainsGroupError,
     GroupNotFoundError,
     InvalidMetadataError,
+    NodeExistsError,
     NodeNotFoundError,
+    UnsupportedFormatError,
 )
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.jsonio import dump_document, load_document
-from cloudzarr.metadata.node import parse_v2, parse_v3
+from cloudzarr.metadata.node import parse_v2, parse_v3, parse_v3_bytes
+from cloudzarr.metadata.paths import V2_DOCS, V3_DOCS, doc_key, shown
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.node import NodeMetadata
@@ -60,18 +74,153 @@ __all__ = [
     "NodeChange",
     "change_attributes",
     "change_node",
-    "doc_key",
+    "check_format",
+    "create_node",
+    "exists_error",
+    "get_doc",
+    "get_docs",
+    "merge",
+    "node_from_v2_docs",
+    "read_node",
+    "read_node_or_none",
+    "remove",
+    "replace_all",
     "swap_document",
 ]
 
 
-def doc_key(path: str, name: str) -> str:
-    """The store key of the document ``name`` of the node at ``path``."""
-    return f"{path}/{name}" if path else name
-
-
 def _shown(path: str) -> str:
-    return "/" + path
+    return shown(path)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def check_format(zarr_format: int | None) -> None:
+    """Refuse a ``zarr_format`` other than 2, 3 or None."""
+    if zarr_format not in (2, 3, None):
+        raise UnsupportedFormatError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
+
+
+async def get_doc(store: Store, key: str) -> dict[str, Any] | None:
+    """GET and parse a JSON document; None if the key is missing."""
+    raw = await store.get(key)
+    return None if raw is None else load_document(raw, key)
+
+
+async def get_docs(store: Store, path: str, names: tuple[str, ...]) -> list[dict[str, Any] | None]:
+    """GET the documents ``names`` of the node at ``path`` concurrently (one round)."""
+    return await gather(*(get_doc(store, doc_key(path, n)) for n in names))
+
+
+def node_from_v2_docs(
+    path: str,
+    zarray: dict[str, Any] | None,
+    zgroup: dict[str, Any] | None,
+    zattrs: dict[str, Any] | None,
+) -> NodeMetadata | None:
+    """The node described by format 2 documents, or None if there is none."""
+    if zarray is None and zgroup is None:
+        return None
+    return parse_v2(zarray, zgroup, zattrs, path)
+
+
+async def read_node_or_none(
+    store: Store, path: str, zarr_format: int | None
+) -> NodeMetadata | None:
+    """The metadata of the node at ``path``, or None.
+
+    Costs one round: 1 GET (format 3), 3 GETs (format 2) or 4 GETs (format unknown, in which
+    case format 3 wins when both exist, as in zarr-python).
+    """
+    check_format(zarr_format)
+    if zarr_format == 3:
+        raw = await store.get(doc_key(path, V3_DOCS[0]))
+        return None if raw is None else parse_v3_bytes(raw, path)
+    if zarr_format == 2:
+        zarray, zgroup, zattrs = await get_docs(store, path, V2_DOCS)
+        return node_from_v2_docs(path, zarray, zgroup, zattrs)
+    doc, zarray, zgroup, zattrs = await get_docs(store, path, V3_DOCS + V2_DOCS)
+    if doc is not None:
+        return parse_v3(doc, path)
+    return node_from_v2_docs(path, zarray, zgroup, zattrs)
+
+
+async def read_node(store: Store, path: str, zarr_format: int | None = None) -> NodeMetadata:
+    """Like :func:`read_node_or_none`, raising NodeNotFoundError when nothing is there."""
+    node = await read_node_or_none(store, path, zarr_format)
+    if node is None:
+        raise NodeNotFoundError(f"no array or group at {shown(path)!r} in {store!r}")
+    return node
+
+
+# --- creating ------------------------------------------------------------------------------
+
+
+def primary_document(node: NodeMetadata) -> str:
+    """The document whose atomic create decides who owns a node's path."""
+    if node.zarr_format == 3:
+        return "zarr.json"
+    return ".zarray" if node.node_type == "array" else ".zgroup"
+
+
+def exists_error(path: str, kind: str | None) -> NodeExistsError:
+    """The error for a node of ``kind`` (``"array"``/``"group"``) found at ``path``."""
+    if kind == "array":
+        return ContainsArrayError(f"an array already exists at {shown(path)!r}")
+    return ContainsGroupError(f"a group already exists at {shown(path)!r}")
+
+
+def _kind_of(doc: Mapping[str, Any] | None) -> str | None:
+    return None if doc is None else str(doc.get("node_type"))
+
+
+async def create_node(store: Store, path: str, node: NodeMetadata) -> list[str]:
+    """Create the node's documents, atomically: of racing creators exactly one wins.
+
+    Format 3: one ``set_if_not_exists`` of ``zarr.json``. Format 2: ``set_if_not_exists`` of
+    ``.zarray``/``.zgroup`` together with a GET of the other one (a format 2 group keeps no
+    ``.zarray``, so the create alone would not see it), then ``.zattrs`` if there are
+    attributes (the create decides who owns the node, so the attributes wait for it).
+
+    Returns
+    -------
+    list of str
+        The keys written.
+
+    Raises
+    ------
+    ContainsArrayError, ContainsGroupError
+        A node exists at ``path``; whatever this call wrote is deleted again first.
+    """
+    docs = node.to_documents()
+    primary = primary_document(node)
+    key = doc_key(path, primary)
+    if node.zarr_format == 3:
+        if await store.set_if_not_exists(key, docs[primary]):
+            return [key]
+        existing = await store.get(key)
+        kind = None
+        if existing is not None:
+            with contextlib.suppress(InvalidMetadataError):
+                kind = _kind_of(load_document(existing, key))
+        raise exists_error(path, kind)
+    other = ".zgroup" if primary == ".zarray" else ".zarray"
+    created, other_raw = await gather(
+        store.set_if_not_exists(key, docs[primary]), store.get(doc_key(path, other))
+    )
+    if not created or other_raw is not None:
+        if created:
+            await store.delete(key)
+        found = primary if not created else other
+        raise exists_error(path, "array" if found == ".zarray" else "group")
+    if ".zattrs" in docs:
+        await store.set(doc_key(path, ".zattrs"), docs[".zattrs"])
+        return [key, doc_key(path, ".zattrs")]
+    return [key]
+
+
+# --- changing ------------------------------------------------------------------------------
 
 
 class _Delete(enum.Enum):
@@ -107,6 +256,7 @@ async def swap_document(
     *,
     first: tuple[bytes, Version] | None = _UNREAD,
     what: str | None = None,
+    prepare: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Read ``key`` with its version, apply ``modify`` and write the result back only if
     nobody changed the document meanwhile; on a lost race read again and re-apply.
@@ -117,6 +267,9 @@ async def swap_document(
         A ``get_with_version`` result the caller already has (saving the first read).
     what
         What the document is, for the error message (``"array '/a'"``); the key by default.
+    prepare
+        Awaited after every read of ``key`` and before ``modify``: reads ``modify`` depends
+        on, made after the document's own read (so the last swap to win also read last).
 
     Notes
     -----
@@ -131,6 +284,8 @@ async def swap_document(
     """
     if not store.supports_compare_and_swap:
         raw = await store.get(key)
+        if prepare is not None:
+            await prepare()
         new = modify(raw)
         if new is DELETE:
             await store.delete(key)
@@ -143,6 +298,8 @@ async def swap_document(
         if attempt or got is _UNREAD:
             got = await store.get_with_version(key)
         raw = None if got is None else got[0]
+        if prepare is not None:
+            await prepare()
         new = modify(raw)
         if new is DELETE:
             await store.delete(key)

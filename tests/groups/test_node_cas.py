@@ -215,3 +215,20 @@ async def test_a_store_without_compare_and_swap_is_last_writer_wins() -> None:
     await group.update_attributes({"a": 1})
     await other.update_attributes({"b": 2})
     assert (await AsyncGroup.open(store, "g")).attrs == {"a": 1, "b": 2}
+
+
+async def test_processes_changing_one_array_leave_the_holder_copy_current(
+    tmp_path: Path, cas_workers: CasWorkers
+) -> None:
+    # The root's consolidated copy of the array ends as the array itself ends, whichever
+    # writer's holder update lands last (each re-reads the array after reading the root).
+    store = LocalStore(tmp_path / "store")
+    await aapi.create_group(store)
+    await aapi.create_array(store, name="a", shape=(10,), chunks=(4,), dtype="i4")
+    await aapi.consolidate_metadata(store)
+    root = _root(store)
+    await cas_workers([["resize", root, "a", "15"], ["attrs", root, "a", "k", "15"]], {})
+    stored = await aapi.open_array(store, path="a", mode="r")
+    assert (stored.shape, len(stored.attrs)) == ((25,), 15)
+    listed = await (await AsyncGroup.open(store, use_consolidated=True)).getitem("a")
+    assert (listed.shape, listed.attrs) == (stored.shape, stored.attrs)
