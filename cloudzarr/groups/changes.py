@@ -238,5 +238,17 @@ class GroupChanges:
         if existing is not None:
             kind = ContainsArrayError if existing.node_type == "array" else ContainsGroupError
             raise kind(f"cannot move to {shown(dst)!r}: a node exists there")
-        added = await move_node(self._store, src, dst, meta, existing=self._known_existing())
+        # The holders above either end stay pending from before the first copy until the
+        # source is gone: a writer dying midway never leaves them listing one copy of two.
+        fmt = self.zarr_format
+        holders = list(
+            await cm_ops.fetch_holders(self._store, sorted({*ancestors(src), *ancestors(dst)}), fmt)
+        )
+        token = await pending.begin_change(self._store, fmt, holders)
+        try:
+            added = await move_node(self._store, src, dst, meta, existing=self._known_existing())
+        except BaseException:
+            await pending.finish_change(self._store, fmt, holders, token)
+            raise
+        await pending.finish_change(self._store, fmt, holders, token, removed=[src], added=added)
         self._remember(added, [src])
