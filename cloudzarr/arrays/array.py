@@ -224,6 +224,12 @@ class Array:
         sync(self._async_array.update_attributes(new_attributes))
         return self
 
+    def delete_attributes(self, *keys: str) -> Self:
+        """Delete ``keys`` from the attributes as stored now (see
+        :meth:`AsyncArray.delete_attributes`)."""
+        sync(self._async_array.delete_attributes(*keys))
+        return self
+
     @property
     def info(self) -> ArrayInfo:
         """A summary of the array, without I/O; prints as a table (see

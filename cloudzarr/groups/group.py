@@ -274,6 +274,11 @@ class Group:
         sync(self._async_group.update_attributes(new_attributes))
         return self
 
+    def delete_attributes(self, *keys: str) -> Group:
+        """See :meth:`AsyncGroup.delete_attributes`."""
+        sync(self._async_group.delete_attributes(*keys))
+        return self
+
     def move(self, source: str, dest: str) -> None:
         """See :meth:`AsyncGroup.move` (what a reader may see midway is described there)."""
         sync(self._async_group.move(source, dest))
