@@ -14,7 +14,7 @@ prints one JSON line with what it did:
   at NODE (chunk length 4);
 - ``crash ROOT N MODE``: creates the groups g0 .. g{N-1} under the consolidated root, one by
   one (MODE ``plain``) or inside one ``batch()`` (MODE ``batch``), printing ``created I`` after
-  each; the test kills it with SIGKILL at a random point;
+  each (and ``committing`` as a batch ends); the test kills it with SIGKILL at a random point;
 - ``resize ROOT NODE N``: grows the array at NODE by one element N times (resize to the shape
   its handle, kept current by each swap, knows plus one).
 """
@@ -101,6 +101,7 @@ async def crash(root: str, n: int, mode: str, options: dict[str, Any]) -> Any:
             for i in range(n):
                 await group.create_group(f"g{i}")
                 print(f"created {i}", flush=True)
+            print("committing", flush=True)  # the batch's end applies and unmarks
     else:
         for i in range(n):
             await group.create_group(f"g{i}")
