@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cloudzarr-installed
 
-.PHONY: demo test lint typecheck bench env clean
+.PHONY: demo test lint typecheck docs bench env clean
 
 $(STAMP): pyproject.toml package.json package-lock.json scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
@@ -24,8 +24,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --quiet
+
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) node_modules site

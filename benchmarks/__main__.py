@@ -37,6 +37,8 @@ BENCHMARKS: dict[str, str] = {
     "hierarchy": "benchmarks.bench_hierarchy",
     "arrays": "benchmarks.bench_arrays",
     "overhead": "benchmarks.bench_overhead",
+    "dask": "benchmarks.bench_dask",
+    "requests": "benchmarks.bench_requests",
     "consolidated": "benchmarks.bench_consolidated",
 }
 
@@ -55,7 +57,11 @@ VERSIONED = (
     "gcsfs",
     "adlfs",
     "aiohttp",
+    "dask",
+    "distributed",
+    "xarray",
     "moto",
+    "obstore",
     "tensorstore",
 )
 

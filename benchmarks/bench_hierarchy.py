@@ -219,7 +219,7 @@ async def _s3_writes(n_nodes: int, repeat: int) -> list[dict[str, Any]]:
     """Both libraries write into one bucket through one store each (connections reused, one
     warm-up request first); every run writes under a fresh prefix."""
     from cloudzarr.storage.s3 import S3Store
-    from moto_fixtures.servers import run_moto_server
+    from cloudzarr.tools.servers import run_moto_server
 
     rows: list[dict[str, Any]] = []
     arr = build_array_metadata(shape=(10,), dtype="int32")

@@ -20,11 +20,19 @@ key                            environment variable            default   meaning
                                                                          failure
 ``storage.backoff_min``        ``CLOUDZARR_BACKOFF_MIN``       0.1       first backoff, seconds
 ``storage.backoff_max``        ``CLOUDZARR_BACKOFF_MAX``       15.0      longest backoff
+``storage.hedge``              ``CLOUDZARR_HEDGE``             False     hedged cloud GETs
 ``codec.threads``              ``CLOUDZARR_CODEC_THREADS``     None      codec pool threads
                                                                          (None: one per core)
 ``array.write_empty_chunks``   ``CLOUDZARR_WRITE_EMPTY_CHUNKS`` False    store chunks equal to
                                                                          the fill value
 ``array.order``                ``CLOUDZARR_ARRAY_ORDER``       "C"       memory order of chunks
+``metadata.max_document_bytes`` ``CLOUDZARR_MAX_DOCUMENT_BYTES`` 128 MiB  largest metadata
+                                                                         document read
+``metadata.max_depth``         ``CLOUDZARR_MAX_METADATA_DEPTH`` 128      deepest JSON nesting
+                                                                         in a document
+``metadata.max_chunk_bytes``   ``CLOUDZARR_MAX_CHUNK_BYTES``   4 GiB     largest chunk (or
+                                                                         shard) an array may
+                                                                         declare
 ``metadata.cas_attempts``      ``CLOUDZARR_CAS_ATTEMPTS``      32        tries of one metadata
                                                                          compare-and-swap
 =============================  ==============================  ========  =======================
@@ -66,9 +74,15 @@ def _settings() -> dict[str, Setting]:
         "storage.retries": Setting("CLOUDZARR_RETRIES", 10, int, minimum=0),
         "storage.backoff_min": Setting("CLOUDZARR_BACKOFF_MIN", 0.1, float, minimum=0),
         "storage.backoff_max": Setting("CLOUDZARR_BACKOFF_MAX", 15.0, float, minimum=0),
+        "storage.hedge": Setting("CLOUDZARR_HEDGE", False, bool),
         "codec.threads": Setting("CLOUDZARR_CODEC_THREADS", None, int, True, 1),
         "array.write_empty_chunks": Setting("CLOUDZARR_WRITE_EMPTY_CHUNKS", False, bool),
         "array.order": Setting("CLOUDZARR_ARRAY_ORDER", "C", str),
+        "metadata.max_document_bytes": Setting(
+            "CLOUDZARR_MAX_DOCUMENT_BYTES", 128 * 2**20, int, minimum=1
+        ),
+        "metadata.max_depth": Setting("CLOUDZARR_MAX_METADATA_DEPTH", 128, int, minimum=8),
+        "metadata.max_chunk_bytes": Setting("CLOUDZARR_MAX_CHUNK_BYTES", 2**32, int, minimum=1),
         "metadata.cas_attempts": Setting("CLOUDZARR_CAS_ATTEMPTS", 32, int, minimum=1),
     }
 

@@ -180,6 +180,13 @@ class InvalidArgumentError(CloudzarrError, ValueError, TypeError):
     """
 
 
+class UnsafeWriteError(InvalidArgumentError):
+    """A parallel write plan would let two tasks write parts of one stored object (a shard, or a
+    chunk when unsharded): each would read, modify and rewrite it, and one task's part would be
+    lost. The message names the array, the dimension and the offending boundary.
+    """
+
+
 __all__ = [
     "AccessDeniedError",
     "AmbiguousWriteError",
@@ -212,6 +219,7 @@ __all__ = [
     "StoreTimeoutError",
     "ThrottledError",
     "TransientStoreError",
+    "UnsafeWriteError",
     "UnsupportedCodecError",
     "UnsupportedDataTypeError",
     "UnsupportedError",

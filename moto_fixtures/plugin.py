@@ -1,12 +1,16 @@
 """Pytest plugin: session-scoped emulators on 127.0.0.1 and a fresh bucket or container per test.
 
-Registered as the ``pytest11`` entry point ``moto_fixtures``, so every test of the project (and
-of anyone who installs it) can ask for:
+Registered by ``tests/conftest.py`` (``pytest_plugins``), so every test of the project
+can ask for:
 
 - servers (session): ``s3_server``, ``gcs_server``, ``azure_server``;
 - options (per test): ``s3_storage_options``, ``gcs_storage_options``, ``azure_storage_options``;
 - fresh empty locations (per test): ``s3_bucket``, ``gcs_bucket``, ``azure_container``;
-- fresh empty writable stores (per test): ``s3_store``, ``gcs_store``, ``azure_store``.
+- fresh empty writable stores (per test): ``s3_store``, ``gcs_store``, ``azure_store``;
+- a fault-injecting proxy in front of each server (per test, passing everything until the test
+  sets its ``plan``): ``s3_fault_proxy``, ``gcs_fault_proxy``, ``azure_fault_proxy``
+  (:class:`~cloudzarr.tools.faultproxy.FaultProxy`; reach the server through it with
+  ``moto_fixtures.servers.through(server, proxy.url).storage_options``).
 
 The servers start lazily: a test run that never asks for S3 never starts moto.
 """
@@ -20,7 +24,7 @@ import os
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -28,10 +32,14 @@ from moto_fixtures.servers import (
     AzureServer,
     GCSServer,
     S3Server,
+    host_port,
     run_azurite,
     run_fake_gcs_server,
     run_moto_server,
 )
+
+if TYPE_CHECKING:
+    from cloudzarr.tools.faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="session")
@@ -121,3 +129,29 @@ async def azure_store(
     store = AzureStore(azure_container, "root", storage_options=azure_storage_options)
     yield store
     await store.close()
+
+
+def _fault_proxy(url: str, flavour: Any) -> Iterator[FaultProxy]:
+    from cloudzarr.tools.faultproxy import run_fault_proxy
+
+    host, port = host_port(url)
+    with run_fault_proxy(host, port, flavour=flavour) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def s3_fault_proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the moto server (no faults until the test sets ``plan``)."""
+    yield from _fault_proxy(s3_server.endpoint_url, "s3")
+
+
+@pytest.fixture
+def gcs_fault_proxy(gcs_server: GCSServer) -> Iterator[FaultProxy]:
+    """A fault proxy in front of fake-gcs-server (no faults until the test sets ``plan``)."""
+    yield from _fault_proxy(gcs_server.endpoint_url, "gcs")
+
+
+@pytest.fixture
+def azure_fault_proxy(azure_server: AzureServer) -> Iterator[FaultProxy]:
+    """A fault proxy in front of Azurite (no faults until the test sets ``plan``)."""
+    yield from _fault_proxy(azure_server.blob_endpoint, "azure")

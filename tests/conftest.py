@@ -19,6 +19,11 @@ import pytest
 from cloudzarr.storage import LocalStore, MemoryStore, Store
 from cloudzarr.storage.fsspec import FsspecStore
 
+#: The emulator fixtures (s3_server, s3_store...): the project's own plugin, not an installed one.
+#: An environment installed before it stopped being a ``pytest11`` entry point has loaded it
+#: already (registering it twice would be refused); ``-p no:moto_fixtures`` runs as without.
+pytest_plugins = [] if "moto_fixtures.plugin" in sys.modules else ["moto_fixtures.plugin"]
+
 #: Every backend the store-level and engine-level suites run on. Each name ``k`` is served by a
 #: fixture ``k + "_store"`` that yields a fresh, empty, writable store.
 #: Runs ``tests/cas_worker.py`` once per argv (see :func:`cas_workers`).

@@ -126,8 +126,36 @@ async def open_group(
     """Open (or, by ``mode``, create) the group at ``path``.
 
     Opening costs one round of concurrent GETs (``zarr.json``, ``.zgroup``, ``.zattrs`` and
-    ``.zmetadata`` when the format is unknown). ``attributes`` are used only when the group is
-    created.
+    ``.zmetadata`` when the format is unknown); a group with consolidated metadata then lists
+    its whole hierarchy without further requests.
+
+    Parameters
+    ----------
+    store
+        A :class:`~cloudzarr.storage.base.Store`, a URL (``s3://bucket/prefix``, ``gs://``,
+        ``az://``, ``memory://``, ``file://`` or any fsspec protocol) or a local path. A store
+        opened here from a URL is closed again if the call fails.
+    path
+        The group's path in the store (``""``: the root).
+    mode
+        ``"r"`` read only, ``"r+"`` read/write (must exist), ``"a"`` read/write (create if
+        missing), ``"w"`` create (replace what is there), ``"w-"`` create (fail if present).
+    zarr_format
+        2 or 3; None reads whichever is there.
+    use_consolidated
+        True: require consolidated metadata; False: ignore it and list the store; None (the
+        default): use it when present. A string names a v2 consolidated key other than
+        ``.zmetadata``.
+    storage_options
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+    attributes
+        The attributes of a group this call creates (ignored when it opens one).
+
+    Returns
+    -------
+    AsyncGroup
+        The group (``cloudzarr.Group`` from the sync function).
 
     Raises
     ------
@@ -136,6 +164,15 @@ async def open_group(
     ContainsGroupError, ContainsArrayError
         Mode ``w-`` with a node there; any mode but ``w`` over an array (a format 3 one is
         known from the documents read to open the group, so no further request is sent).
+    InvalidArgumentError
+        A bad ``mode`` or ``zarr_format``.
+
+    Examples
+    --------
+    >>> import cloudzarr
+    >>> root = cloudzarr.open_group("memory://", mode="w", attributes={"title": "demo"})
+    >>> root.attrs["title"]
+    'demo'
     """
     check_mode(mode)
     check_format(zarr_format, allow_none=True)
@@ -170,7 +207,43 @@ async def create_group(
     attributes: Mapping[str, Any] | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> AsyncGroup:
-    """Create a group (and missing parents) in one round of atomic creates."""
+    """Create a group (and its missing parents) in one round of atomic creates.
+
+    Parameters
+    ----------
+    store
+        A :class:`~cloudzarr.storage.base.Store`, a URL (``s3://bucket/prefix``, ``gs://``,
+        ``az://``, ``memory://``, ``file://`` or any fsspec protocol) or a local path. A store
+        opened here from a URL is closed again if the call fails.
+    path
+        The group's path in the store (``""``: the root).
+    zarr_format
+        2 or 3.
+    overwrite
+        Replace a node already at ``path`` instead of failing.
+    attributes
+        The group's attributes.
+    storage_options
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+
+    Returns
+    -------
+    AsyncGroup
+        The new group (``cloudzarr.Group`` from the sync function).
+
+    Raises
+    ------
+    ContainsGroupError, ContainsArrayError
+        A node is at ``path`` and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import cloudzarr
+    >>> g = cloudzarr.create_group("memory://", path="a/b")
+    >>> g.path
+    'a/b'
+    """
     check_format(zarr_format, allow_none=False)
     async with opened_store(store, storage_options=storage_options) as st:
         return await AsyncGroup.create(
@@ -189,10 +262,44 @@ async def open_consolidated(
 ) -> AsyncGroup:
     """Open a group that must have consolidated metadata (one round of GETs).
 
+    Parameters
+    ----------
+    store
+        A :class:`~cloudzarr.storage.base.Store`, a URL (``s3://bucket/prefix``, ``gs://``,
+        ``az://``, ``memory://``, ``file://`` or any fsspec protocol) or a local path. A store
+        opened here from a URL is closed again if the call fails.
+    path
+        The group's path in the store (``""``: the root).
+    mode
+        ``"r"`` opens read only; anything else read/write.
+    zarr_format
+        2 or 3; None reads whichever is there.
+    use_consolidated
+        True, or the name of a v2 consolidated key other than ``.zmetadata``.
+    storage_options
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+
+    Returns
+    -------
+    AsyncGroup
+        The group, whose members come from its consolidated metadata.
+
     Raises
     ------
     ConsolidatedMetadataError
         The group has none.
+    InvalidArgumentError
+        ``use_consolidated`` is False or None.
+
+    Examples
+    --------
+    >>> import cloudzarr
+    >>> store = cloudzarr.open_store("memory://")
+    >>> _ = cloudzarr.create_group(store, path="a")
+    >>> _ = cloudzarr.consolidate_metadata(store)
+    >>> sorted(cloudzarr.open_consolidated(store).keys())
+    ['a']
     """
     if use_consolidated is False or use_consolidated is None:
         raise InvalidArgumentError(
@@ -219,14 +326,42 @@ async def consolidate_metadata(
     """Walk the group at ``path`` in the store and write its consolidated metadata.
 
     Nested groups' consolidated metadata is ignored by the walk (so stale copies cannot leak
-    in) and rewritten from it; pending marks left by writers are cleared. Returns the group,
-    consolidated.
+    in) and rewritten from it; pending marks left by writers are cleared.
 
     Parameters
     ----------
+    store
+        A :class:`~cloudzarr.storage.base.Store`, a URL (``s3://bucket/prefix``, ``gs://``,
+        ``az://``, ``memory://``, ``file://`` or any fsspec protocol) or a local path. A store
+        opened here from a URL is closed again if the call fails.
+    path
+        The group to consolidate (``""``: the root).
+    zarr_format
+        2 or 3; None reads whichever is there.
+    storage_options
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
     progress
         Called as ``progress(done, total)``: nodes found while walking (``total`` is 0 until
         the walk ends), then once more when the documents are written.
+
+    Returns
+    -------
+    AsyncGroup
+        The group, consolidated.
+
+    Raises
+    ------
+    GroupNotFoundError
+        No group is at ``path``.
+
+    Examples
+    --------
+    >>> import cloudzarr
+    >>> store = cloudzarr.open_store("memory://")
+    >>> _ = cloudzarr.create_group(store, path="x/y")
+    >>> cloudzarr.consolidate_metadata(store).metadata.consolidated_metadata is not None
+    True
     """
     check_format(zarr_format, allow_none=True)
     async with opened_store(store, storage_options=storage_options) as st:
@@ -264,7 +399,22 @@ async def create_hierarchy(
     """Create every node in ``nodes`` (path -> metadata) and the missing parent groups, in
     one concurrent wave of atomic creates under the store's limiter.
 
-    ``progress(done, total)`` is called as each requested node's create completes.
+    Parameters
+    ----------
+    store
+        A :class:`~cloudzarr.storage.base.Store`, a URL (``s3://bucket/prefix``, ``gs://``,
+        ``az://``, ``memory://``, ``file://`` or any fsspec protocol) or a local path. A store
+        opened here from a URL is closed again if the call fails.
+    nodes
+        Path -> :class:`~cloudzarr.metadata.GroupMetadataV3`, :class:`ArrayMetadataV3` (or their
+        v2 twins), all of one Zarr format.
+    overwrite
+        Replace nodes already there instead of failing.
+    storage_options
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+    progress
+        Called as ``progress(done, total)`` as each requested node's create completes.
 
     Returns
     -------
@@ -279,6 +429,16 @@ async def create_hierarchy(
         A node lies below an array.
     ContainsGroupError, ContainsArrayError
         A node exists (without ``overwrite``); nothing this call created is left behind.
+
+    Examples
+    --------
+    >>> import cloudzarr
+    >>> from cloudzarr import GroupMetadataV3
+    >>> made = cloudzarr.create_hierarchy(
+    ...     store=cloudzarr.open_store("memory://"), nodes={"a/b": GroupMetadataV3()}
+    ... )
+    >>> sorted(made)
+    ['', 'a', 'a/b']
     """
     parsed = _normalized_nodes(nodes)
     async with opened_store(store, storage_options=storage_options) as st:
@@ -294,7 +454,32 @@ async def create_rooted_hierarchy(
     storage_options: Mapping[str, Any] | None = None,
 ) -> AsyncArray | AsyncGroup:
     """:func:`create_hierarchy`, returning the root node (a group is added at ``""`` when the
-    nodes do not include the root)."""
+    nodes do not include the root).
+
+    Parameters
+    ----------
+    store
+        A :class:`~cloudzarr.storage.base.Store`, a URL (``s3://bucket/prefix``, ``gs://``,
+        ``az://``, ``memory://``, ``file://`` or any fsspec protocol) or a local path. A store
+        opened here from a URL is closed again if the call fails.
+    nodes
+        Path -> node metadata, all of one Zarr format.
+    overwrite
+        Replace nodes already there instead of failing.
+    storage_options
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+
+    Returns
+    -------
+    AsyncArray or AsyncGroup
+        The node at ``""``.
+
+    Raises
+    ------
+    ContainsGroupError, ContainsArrayError
+        A node exists (without ``overwrite``).
+    """
     parsed = _normalized_nodes(nodes)
     if "" not in parsed:
         parsed[""] = implicit_group(check_nodes(parsed))
@@ -336,7 +521,8 @@ async def create_array(
     zarr_format
         2 or 3.
     storage_options
-        Backend options when ``store`` is a URL.
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
     **kwargs
         The other arguments of :func:`cloudzarr.arrays.build_array_metadata` (``chunks``,
         ``shards``, ``compressors``, ``filters``, ``fill_value``, ``attributes``,
@@ -349,6 +535,19 @@ async def create_array(
         keyword argument array creation does not take (the message suggests the right one).
     ContainsArrayError, ContainsGroupError
         A node is at ``name`` and ``overwrite`` is False.
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+
+    Examples
+    --------
+    >>> import cloudzarr
+    >>> a = cloudzarr.create_array("memory://", name="t", shape=(4, 4), dtype="f4", chunks=(2, 2))
+    >>> a[0, :] = 1.0
+    >>> float(a[...].sum())
+    4.0
     """
     meta, values = prepare_array(
         "create_array", shape=shape, dtype=dtype, data=data, zarr_format=zarr_format, kwargs=kwargs
@@ -375,6 +574,31 @@ async def open_array(
     nothing is there and ``shape`` is given, create it with ``kwargs`` (those of
     :func:`create_array`).
 
+    Parameters
+    ----------
+    store
+        A :class:`~cloudzarr.storage.base.Store`, a URL (``s3://bucket/prefix``, ``gs://``,
+        ``az://``, ``memory://``, ``file://`` or any fsspec protocol) or a local path. A store
+        opened here from a URL is closed again if the call fails.
+    path
+        The array's path in the store.
+    mode
+        ``"r"`` read only, ``"r+"`` read/write (must exist), ``"a"`` read/write (create if
+        missing), ``"w"`` create (replace what is there), ``"w-"`` create (fail if present).
+    zarr_format
+        2 or 3; None reads whichever is there.
+    storage_options
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+    **kwargs
+        Creation arguments (``shape``, ``dtype``, ``chunks``, ``data``...), used only when the
+        array is created.
+
+    Returns
+    -------
+    AsyncArray
+        The array (``cloudzarr.Array`` from the sync function).
+
     Raises
     ------
     ArrayNotFoundError
@@ -384,6 +608,14 @@ async def open_array(
     InvalidArgumentError
         A bad ``mode``, a keyword argument array creation does not take, or mode ``w``/``w-``
         without ``shape``/``dtype`` (or ``data``).
+
+    Examples
+    --------
+    >>> import cloudzarr
+    >>> store = cloudzarr.open_store("memory://")
+    >>> _ = cloudzarr.create_array(store, name="x", data=[1, 2, 3])
+    >>> cloudzarr.open_array(store, path="x", mode="r")[:].tolist()
+    [1, 2, 3]
     """
     check_mode(mode)
     check_format(zarr_format, allow_none=True)
@@ -442,6 +674,43 @@ async def open(
     ``data``) is given, else a group (which takes only ``attributes`` and
     ``use_consolidated`` from ``kwargs``). With ``r``/``r+``, as in zarr-python, creation
     arguments are not used.
+
+    Parameters
+    ----------
+    store
+        A :class:`~cloudzarr.storage.base.Store`, a URL (``s3://bucket/prefix``, ``gs://``,
+        ``az://``, ``memory://``, ``file://`` or any fsspec protocol) or a local path. A store
+        opened here from a URL is closed again if the call fails.
+    path
+        The node's path in the store.
+    mode
+        ``"r"`` read only, ``"r+"`` read/write (must exist), ``"a"`` read/write (create if
+        missing), ``"w"`` create (replace what is there), ``"w-"`` create (fail if present).
+    zarr_format
+        2 or 3; None reads whichever is there.
+    storage_options
+        The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
+        (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+    **kwargs
+        Creation arguments of an array (with ``shape`` or ``data``) or of a group.
+
+    Returns
+    -------
+    AsyncArray or AsyncGroup
+        Whatever is at ``path``.
+
+    Raises
+    ------
+    NodeNotFoundError
+        Nothing is at ``path`` in modes ``r``/``r+``.
+
+    Examples
+    --------
+    >>> import cloudzarr
+    >>> store = cloudzarr.open_store("memory://")
+    >>> _ = cloudzarr.create_group(store, path="g")
+    >>> type(cloudzarr.open(store, path="g", mode="r")).__name__
+    'Group'
     """
     check_mode(mode)
     check_format(zarr_format, allow_none=True)

@@ -21,11 +21,14 @@ import numpy as np
 
 from cloudzarr.arrays.casting import castable
 from cloudzarr.arrays.chunk_io import ChunkIO, make_chunk_io
+from cloudzarr.arrays.extras import AsyncArrayExtras
 from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
 from cloudzarr.arrays.metadata_changes import ArrayMetadataChanges, MetadataGuard, MetadataHook
+from cloudzarr.arrays.selection_api import AsyncSelectionMethods, selection_kind
 from cloudzarr.errors import (
     ArrayNotFoundError,
     ArrayShapeError,
+    IndexingError,
     NodeTypeError,
     ReadOnlyError,
 )
@@ -38,7 +41,7 @@ from cloudzarr.metadata.paths import doc_key, normalize_path, shown
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
-    from cloudzarr.groups.info import ArrayInfo
+    from cloudzarr.metadata.info import ArrayInfo
 
 __all__ = ["ArrayMetadata", "AsyncArray", "MetadataHook", "normalize_path"]
 
@@ -51,7 +54,7 @@ def _fill_value(metadata: ArrayMetadata) -> Any:
     return metadata.fill_value
 
 
-class AsyncArray(ArrayMetadataChanges):
+class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras, ArrayMetadataChanges):
     """A Zarr array (format 2 or 3) in a store, with an async API.
 
     Parameters
@@ -335,12 +338,31 @@ class AsyncArray(ArrayMetadataChanges):
         ChunkDecodeError
             A stored chunk is corrupt or truncated (names the array and chunk key).
         """
-        indexer = BasicIndexer(selection, self.shape, self._metadata.chunks)
+        kind = self._selection_kind(selection)
+        if kind != "basic":
+            return await self._fancy_get(selection, kind)
+        indexer = self._basic_indexer(selection)
         out = self._chunk_io.empty(indexer.shape)
         await self._read_into(indexer, out)
         if out.ndim == 0 and not _has_ellipsis(selection):
             return out[()]
         return out
+
+    def _selection_kind(self, selection: Any) -> str:
+        # zarr-python's dispatch: points and masks to vindex, arrays to oindex.
+        kind = selection_kind(selection, self.ndim)
+        if kind == "invalid":
+            raise IndexingError(
+                f"array {self.name!r}: this mix of index arrays and slices is not supported by "
+                "a[...]; use a.oindex[...] (orthogonal) or a.vindex[...] (points)"
+            )
+        return kind
+
+    def _basic_indexer(self, selection: Any) -> BasicIndexer:
+        try:
+            return BasicIndexer(selection, self.shape, self._metadata.chunks)
+        except IndexingError as exc:
+            raise IndexingError(f"array {self.name!r}: {exc}") from None
 
     async def _read_into(self, indexer: BasicIndexer, out: np.ndarray[Any, Any]) -> None:
         if indexer.nchunks == 0:
@@ -369,7 +391,11 @@ class AsyncArray(ArrayMetadataChanges):
         """
         if self._store.read_only:
             raise ReadOnlyError(f"array {self.name!r}: cannot write, {self._store!r} is read-only")
-        indexer = BasicIndexer(selection, self.shape, self._metadata.chunks)
+        kind = self._selection_kind(selection)
+        if kind != "basic":
+            await self._fancy_set(selection, value, kind)
+            return
+        indexer = self._basic_indexer(selection)
         value = self._prepare_value(value, indexer.shape)
         if indexer.nchunks == 0:
             return
@@ -386,7 +412,9 @@ class AsyncArray(ArrayMetadataChanges):
             arr = np.asarray(value)
         except (ValueError, TypeError) as exc:  # ragged nested lists and the like
             raise ArrayShapeError(f"{where}: value is not an array: {exc}") from None
-        if is_string_dtype(dtype):
+        if dtype == np.dtype("O"):  # variable-length bytes
+            arr = _as_bytes_objects(value, arr, where)
+        elif is_string_dtype(dtype):
             if arr.dtype.kind not in "UTO":
                 raise ArrayShapeError(
                     f"{where}: cannot assign values of dtype {arr.dtype} to a string array"
@@ -401,9 +429,11 @@ class AsyncArray(ArrayMetadataChanges):
                 # np.asarray makes of them, drop trailing NUL characters.
                 arr = np.asarray(value, dtype=dtype)
         else:
-            if arr.dtype.kind in "UTOSV":
+            if arr.dtype.kind in "UTOSV" and arr.dtype.kind != dtype.kind:
                 raise ArrayShapeError(f"{where}: cannot assign values of dtype {arr.dtype}")
-            if not castable(arr, dtype):
+            if dtype.fields is not None or dtype.kind == "V":
+                arr = _as_void(arr, dtype, where)
+            elif not castable(arr, dtype):
                 raise ArrayShapeError(
                     f"{where}: cannot cast values of dtype {arr.dtype} to {dtype} "
                     "(numpy same_kind casting; integers must fit the array's range)"
@@ -472,7 +502,7 @@ class AsyncArray(ArrayMetadataChanges):
         A mapping (``info["chunks"]``) that prints as a table, like a group's ``info``.
         """
         # Imported here: the groups package imports this module.
-        from cloudzarr.groups.info import ArrayInfo
+        from cloudzarr.metadata.info import ArrayInfo
 
         return ArrayInfo(
             {
@@ -500,6 +530,27 @@ class AsyncArray(ArrayMetadataChanges):
         info = self.info
         info["nchunks_initialized"] = await self.nchunks_initialized()
         return info
+
+
+def _as_bytes_objects(value: Any, arr: np.ndarray[Any, Any], where: str) -> np.ndarray[Any, Any]:
+    """Values for a variable-length bytes array: ``bytes`` objects only."""
+    if arr.dtype.kind == "S":
+        # numpy's fixed-width bytes drop trailing NULs: take the Python objects when given.
+        source = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else arr
+        arr = source.astype(object)
+    if arr.dtype.kind != "O" or not all(isinstance(v, bytes) for v in arr.flat):
+        raise ArrayShapeError(f"{where}: a variable_length_bytes array takes only bytes values")
+    return arr
+
+
+def _as_void(arr: np.ndarray[Any, Any], dtype: np.dtype[Any], where: str) -> np.ndarray[Any, Any]:
+    """Values for a struct or raw-bytes array: same fields (any byte order) or same size."""
+    if arr.dtype == dtype:
+        return arr
+    same_fields = arr.dtype.names == dtype.names and dtype.names is not None
+    if same_fields or (dtype.names is None and arr.dtype.itemsize == dtype.itemsize):
+        return arr.astype(dtype)
+    raise ArrayShapeError(f"{where}: cannot assign values of dtype {arr.dtype} to {dtype}")
 
 
 def _has_ellipsis(selection: Any) -> bool:

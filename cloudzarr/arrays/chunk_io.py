@@ -26,6 +26,7 @@ from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.indexing import ChunkProjection
 from cloudzarr.arrays.sharding import ShardingCodec
 from cloudzarr.codecs.pipeline import CodecPipeline
+from cloudzarr.config import config
 from cloudzarr.errors import ChunkDecodeError, MetadataError, UnsupportedCodecError
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
@@ -80,6 +81,8 @@ class ChunkIO:
         self.grid_chunks = metadata.chunks
         itemsize = 8 if is_string_dtype(self.dtype) else self.dtype.itemsize
         self.chunk_nbytes = math.prod(self.grid_chunks) * itemsize
+        # Read when the array is opened, as zarr-python does; Array.with_config overrides it.
+        self.write_empty_chunks = bool(config.get("array.write_empty_chunks"))
 
     # --- descriptions ----------------------------------------------------------------------
 
@@ -218,8 +221,10 @@ class RegularChunkIO(ChunkIO):
                 chunk = full_chunk(self.grid_chunks, self.dtype, self.fill_value)
             else:
                 chunk = np.array(self._decode(existing, key), copy=True)
-            chunk[proj.chunk_selection] = part
-        if is_all_fill(chunk, self.fill_value):
+            # The Ellipsis keeps a 0-d target a view: an object (bytes) array would otherwise
+            # store a 0-d array as the element itself.
+            chunk[(*proj.chunk_selection, Ellipsis)] = part
+        if not self.write_empty_chunks and is_all_fill(chunk, self.fill_value):
             return None
         return self.pipeline.encode(chunk)
 

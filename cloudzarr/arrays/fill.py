@@ -22,7 +22,7 @@ def is_nan_fill(fill_value: Any) -> bool:
 def full_chunk(shape: tuple[int, ...], dtype: np.dtype[Any], fill_value: Any) -> np.ndarray:
     """A new writable C-order array of ``shape`` holding ``fill_value``."""
     if fill_value is None:
-        fill_value = "" if is_string_dtype(dtype) else 0
+        fill_value = ("" if dtype.kind == "T" else b"") if is_string_dtype(dtype) else 0
     return np.full(shape, fill_value, dtype=dtype)
 
 

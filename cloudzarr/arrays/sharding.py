@@ -573,7 +573,9 @@ class ShardingCodec(ArrayBytesCodec):
                     chunk = full_chunk(self.chunk_shape, self.dtype, self.fill_value)
                 else:
                     chunk = np.array(self._decode_inner(old, key, flat), copy=True)
-                chunk[proj.chunk_selection] = part
+                # The Ellipsis keeps a 0-d target a view: an object (bytes) array would otherwise
+                # store a 0-d array as the element itself.
+                chunk[(*proj.chunk_selection, Ellipsis)] = part
             encoded[flat] = self._encode_inner(chunk)
         return self._assemble(encoded)
 

@@ -40,7 +40,7 @@ from numcodecs.abc import Codec as Numcodec
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedCodecError
 from cloudzarr.metadata.codec_specs import BLOSC_SHUFFLES, CodecSpec, parse_v3_codecs
-from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.dtypes import has_byte_order, is_string_dtype, is_vlen_bytes_dtype
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
 
 __all__ = [
@@ -73,9 +73,11 @@ def _itemsize(dtype: np.dtype[Any]) -> int:
 
 def default_v3_serializer(dtype: np.dtype[Any]) -> CodecSpec:
     """``vlen-utf8`` for strings, else ``bytes`` (little endian for multi-byte types)."""
+    if is_vlen_bytes_dtype(dtype):
+        return CodecSpec("vlen-bytes")
     if is_string_dtype(dtype):
         return CodecSpec("vlen-utf8")
-    if dtype.itemsize == 1:
+    if not has_byte_order(dtype):
         return CodecSpec("bytes")
     return CodecSpec("bytes", {"endian": "little"})
 
@@ -248,6 +250,7 @@ def normalize_v2_filters(
     items = [] if (isinstance(filters, str) and filters == "auto") else _items(filters)
     configs = [_to_v2_config(f, f"filters[{i}]") for i, f in enumerate(items)]
     if is_string_dtype(np.dtype(dtype)):
-        configs = [c for c in configs if c.get("id") != "vlen-utf8"]
-        configs.insert(0, _VLEN_UTF8_V2)
+        vlen = {"id": "vlen-bytes"} if is_vlen_bytes_dtype(np.dtype(dtype)) else _VLEN_UTF8_V2
+        configs = [c for c in configs if c.get("id") not in ("vlen-utf8", "vlen-bytes")]
+        configs.insert(0, vlen)
     return tuple(configs) or None

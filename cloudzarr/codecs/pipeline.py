@@ -399,7 +399,8 @@ class V2CodecPipeline(CodecPipeline):
     def encode(self, chunk: np.ndarray) -> bytes:
         arr = np.asarray(chunk)
         if self._strings:
-            arr = arr.astype(object, copy=False)
+            # numcodecs' VLenBytes needs a writable buffer (a broadcast value is read-only).
+            arr = arr.astype(object, copy=not arr.flags.writeable)
         elif arr.dtype != self.dtype:
             arr = arr.astype(self.dtype)
         # ravel in the stored order: a view for a chunk already laid out that way.
@@ -441,7 +442,9 @@ class V2CodecPipeline(CodecPipeline):
                 raise ChunkDecodeError(
                     f"codec vlen-utf8: expected {expected} strings, got {arr.size} {arr.dtype}"
                 )
-            return arr.reshape(shape, order=self.order).astype(STRING_DTYPE)
+            arr = arr.reshape(shape, order=self.order)
+            # An object array of bytes stays one (vlen-bytes); strings become StringDType.
+            return arr if self.dtype == np.dtype("O") else arr.astype(STRING_DTYPE)
         flat = np.asarray(out) if isinstance(out, np.ndarray) else as_uint8(out)
         if flat.dtype != self.dtype:
             flat = flat.reshape(-1).view(np.uint8)

@@ -27,7 +27,7 @@ from cloudzarr.codecs.base import (
 from cloudzarr.codecs.direct import CheckedNumcodec
 from cloudzarr.errors import ChunkDecodeError, UnsupportedCodecError
 from cloudzarr.metadata.codec_specs import CodecSpec
-from cloudzarr.metadata.dtypes import STRING_DTYPE
+from cloudzarr.metadata.dtypes import STRING_DTYPE, has_byte_order
 from cloudzarr.metadata.frozen import thaw
 
 __all__ = [
@@ -128,7 +128,7 @@ class BytesCodec(ArrayBytesCodec):
 
     def stored_dtype(self, dtype: np.dtype[Any]) -> np.dtype[Any]:
         """The dtype of the stored bytes (``dtype`` in the codec's byte order)."""
-        if dtype.itemsize == 1:
+        if not has_byte_order(dtype):
             return dtype
         return dtype.newbyteorder("<" if self.endian == "little" else ">")
 
@@ -157,6 +157,24 @@ class BytesCodec(ArrayBytesCodec):
 
 
 _VLEN_UTF8 = numcodecs.VLenUTF8()
+_VLEN_BYTES = numcodecs.VLenBytes()
+
+
+class VLenBytesCodec(ArrayBytesCodec):
+    """``vlen-bytes``: variable-length bytes in numcodecs' VLenBytes layout (an object array
+    of ``bytes`` in memory)."""
+
+    name = "vlen-bytes"
+
+    def encode(self, chunk: np.ndarray) -> Buffer:
+        # numcodecs' VLenBytes needs a writable buffer (a broadcast value is read-only).
+        objects = chunk.astype(object, copy=not chunk.flags.writeable)
+        return _VLEN_BYTES.encode(np.ascontiguousarray(objects))
+
+    def decode(self, data: Buffer, dtype: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
+        check_vlen_header(data, int(np.prod(shape, dtype=np.int64)))
+        decoded: np.ndarray = _VLEN_BYTES.decode(data)
+        return decoded.reshape(shape)
 
 
 class VLenUTF8Codec(ArrayBytesCodec):
@@ -320,6 +338,8 @@ def array_bytes_codec(
         return BytesCodec(spec.configuration.get("endian"))
     if spec.name == "vlen-utf8":
         return VLenUTF8Codec()
+    if spec.name == "vlen-bytes":
+        return VLenBytesCodec()
     factory = _ARRAY_BYTES_FACTORIES.get(spec.name)
     if factory is not None:
         return factory(spec, dtype, chunk_shape)

@@ -2,6 +2,6 @@
 
 from cloudzarr.groups.async_group import AsyncGroup
 from cloudzarr.groups.group import Group
-from cloudzarr.groups.info import GroupInfo
+from cloudzarr.metadata.info import GroupInfo
 
 __all__ = ["AsyncGroup", "Group", "GroupInfo"]

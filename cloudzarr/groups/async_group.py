@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from cloudzarr.api.arguments import check_format, check_max_depth, prepare_array
 from cloudzarr.errors import (
@@ -27,9 +27,9 @@ from cloudzarr.errors import (
 )
 from cloudzarr.groups import consolidated as cm_ops
 from cloudzarr.groups.changes import GroupChanges, keep_holders_current
+from cloudzarr.groups.convenience import AsyncGroupShortcuts
 from cloudzarr.groups.discovery import walk
 from cloudzarr.groups.hierarchy import create_nodes
-from cloudzarr.groups.info import GroupInfo
 from cloudzarr.groups.io import read_node_or_none
 from cloudzarr.groups.paths import (
     ancestors,
@@ -42,6 +42,8 @@ from cloudzarr.groups.paths import (
 from cloudzarr.groups.tree import TreeText, render_tree
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+from cloudzarr.metadata.info import GroupInfo
+from cloudzarr.metadata.unreadable import UnreadableNode
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -57,7 +59,7 @@ def make_array(store: Store, path: str, metadata: NodeMetadata) -> AsyncArray:
     return AsyncArray(store, path, metadata, metadata_guard=keep_holders_current)  # type: ignore[arg-type]
 
 
-class AsyncGroup(GroupChanges):
+class AsyncGroup(AsyncGroupShortcuts, GroupChanges):
     """A Zarr group (format 2 or 3) in a store, with an async API.
 
     Parameters
@@ -200,7 +202,8 @@ class AsyncGroup(GroupChanges):
         """:attr:`info` plus the counts of members, arrays and groups in the whole subtree."""
         arrays = groups = 0
         async for _, node in self.members(max_depth=None):
-            if isinstance(node, AsyncGroup):
+            # An unreadable member counts as what its document says it is.
+            if isinstance(node, AsyncGroup) or getattr(node, "node_type", None) == "group":
                 groups += 1
             else:
                 arrays += 1
@@ -212,15 +215,32 @@ class AsyncGroup(GroupChanges):
 
     # --- nodes -------------------------------------------------------------------------------
 
-    def _node(self, path: str, meta: NodeMetadata) -> AsyncArray | AsyncGroup:
+    @overload
+    def _node(self, path: str, meta: NodeMetadata) -> AsyncArray | AsyncGroup: ...
+
+    @overload
+    def _node(
+        self, path: str, meta: NodeMetadata | UnreadableNode
+    ) -> AsyncArray | AsyncGroup | UnreadableNode: ...
+
+    def _node(
+        self, path: str, meta: NodeMetadata | UnreadableNode
+    ) -> AsyncArray | AsyncGroup | UnreadableNode:
+        if isinstance(meta, UnreadableNode):
+            return meta
         if meta.node_type == "group":
             return AsyncGroup(self._store, path, meta)
         return make_array(self._store, path, meta)
 
     async def members(
         self, max_depth: int | None = 0, *, use_consolidated_for_children: bool = True
-    ) -> AsyncIterator[tuple[str, AsyncArray | AsyncGroup]]:
+    ) -> AsyncIterator[tuple[str, AsyncArray | AsyncGroup | UnreadableNode]]:
         """Yield ``(path relative to this group, node)`` for every member.
+
+        A member whose metadata cannot be read (an unsupported data type, a malformed
+        document) is yielded as an :class:`~cloudzarr.metadata.unreadable.UnreadableNode`
+        naming it and why; opening it (``group[name]``) raises that error. It never hides its
+        siblings.
 
         Parameters
         ----------
@@ -268,7 +288,7 @@ class AsyncGroup(GroupChanges):
         for name in await self._child_names():
             yield name
 
-    async def _children(self) -> list[tuple[str, AsyncArray | AsyncGroup]]:
+    async def _children(self) -> list[tuple[str, AsyncArray | AsyncGroup | UnreadableNode]]:
         found = [m async for m in self.members(max_depth=0)]
         return sorted(found, key=lambda m: m[0])
 
@@ -281,7 +301,7 @@ class AsyncGroup(GroupChanges):
     async def arrays(self) -> AsyncIterator[tuple[str, AsyncArray]]:
         """``(name, array)`` of the immediate child arrays, sorted."""
         for name, node in await self._children():
-            if not isinstance(node, AsyncGroup):
+            if not isinstance(node, AsyncGroup | UnreadableNode):
                 yield name, node
 
     async def groups(self) -> AsyncIterator[tuple[str, AsyncGroup]]:
@@ -511,7 +531,7 @@ class AsyncGroup(GroupChanges):
         ``str`` that displays as the tree at a prompt.
         """
         check_max_depth(level, name="level")
-        nodes: list[tuple[str, AsyncArray | AsyncGroup]] = [
+        nodes: list[tuple[str, AsyncArray | AsyncGroup | UnreadableNode]] = [
             m async for m in self.members(max_depth=level)
         ]
         return render_tree(self.name, nodes)

@@ -78,6 +78,7 @@ from cloudzarr.metadata.consolidated import ConsolidatedMetadata
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.node import parse_v2, parse_v3
 from cloudzarr.metadata.nodes_io import swap_document
+from cloudzarr.metadata.unreadable import UnreadableNode
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -215,6 +216,10 @@ async def consolidate(
     async for rel, node in walk(
         store, path, fmt, max_depth=None, use_consolidated_for_children=False
     ):
+        if isinstance(node, UnreadableNode):
+            # Consolidated metadata holds parsed documents: one that cannot be parsed is
+            # named instead of being dropped silently from the consolidated listing.
+            node.raise_error()
         found[rel] = node
         if progress is not None:
             progress(len(found), 0)

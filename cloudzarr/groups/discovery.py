@@ -14,11 +14,13 @@ Cost per node (documented, and asserted exactly in the tests):
   second round) or a listing of the child, and listing a format 2 *array* enumerates all its
   chunk keys; three GETs in one round is the cheapest in latency, and zarr-python's count.
 
-Names that are node documents (``zarr.json``, ``.zarray``...) are skipped; a listed name with
-no node document (stray keys) is skipped silently, as in zarr-python. A child group that
-carries its own consolidated metadata is not listed when ``use_consolidated_for_children`` is
-True: its subtree is read from that metadata (cloudzarr keeps it current on every write it
-makes; see :mod:`cloudzarr.groups.consolidated`).
+A member whose document cannot be parsed is found as an
+:class:`~cloudzarr.metadata.unreadable.UnreadableNode` (not walked into): listing never fails
+for one bad member. Names that are node documents (``zarr.json``, ``.zarray``...) are
+skipped; a listed name with no node document (stray keys) is skipped silently, as in
+zarr-python. A child group that carries its own consolidated metadata is not listed when
+``use_consolidated_for_children`` is True: its subtree is read from that metadata (cloudzarr
+keeps it current on every write it makes; see :mod:`cloudzarr.groups.consolidated`).
 """
 
 from __future__ import annotations
@@ -27,16 +29,18 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from cloudzarr.errors import MetadataError
 from cloudzarr.groups.io import get_docs, node_from_v2_docs
 from cloudzarr.groups.paths import RESERVED_NAMES, V2_DOCS, V3_DOCS, doc_key, join_path
 from cloudzarr.groups.upkeep import is_pending
 from cloudzarr.metadata.node import parse_v3_bytes
+from cloudzarr.metadata.unreadable import UnreadableNode, node_type_of_v3_bytes
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.node import NodeMetadata
 
-Found = tuple[str, "NodeMetadata"]
+Found = tuple[str, "NodeMetadata | UnreadableNode"]
 
 
 class _Walk:
@@ -94,16 +98,26 @@ class _Walk:
 
     async def _fetch_child(self, rel: str, depth: int) -> None:
         full = join_path(self.root, rel)
-        node: NodeMetadata | None
+        node: NodeMetadata | UnreadableNode | None
+        # A member that cannot be parsed is still found: it must not hide its siblings.
         if self.zarr_format == 3:
             raw = await self.store.get(doc_key(full, V3_DOCS[0]))
-            node = None if raw is None else parse_v3_bytes(raw, full)
+            try:
+                node = None if raw is None else parse_v3_bytes(raw, full)
+            except MetadataError as exc:
+                node = UnreadableNode(full, node_type_of_v3_bytes(raw), 3, exc)
         else:
             zarray, zgroup, zattrs = await get_docs(self.store, full, V2_DOCS)
-            node = node_from_v2_docs(full, zarray, zgroup, zattrs)
+            try:
+                node = node_from_v2_docs(full, zarray, zgroup, zattrs)
+            except MetadataError as exc:
+                kind = "array" if zarray is not None else "group"
+                node = UnreadableNode(full, kind, 2, exc)
         if node is None:
             return
         self.queue.put_nowait(("node", (rel, node)))
+        if isinstance(node, UnreadableNode):
+            return
         if node.node_type != "group" or not self._descend(depth):
             return
         # A child whose consolidated metadata a writer marked pending is walked instead.

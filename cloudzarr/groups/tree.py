@@ -14,6 +14,9 @@ from typing import Any
 
 
 def _label(name: str, node: Any) -> str:
+    reason = getattr(node, "reason", None)
+    if isinstance(reason, str):  # an unreadable member: say why, on its own line
+        return f"{name} (unreadable: {reason})"
     if getattr(node, "metadata", None) is not None and node.metadata.node_type == "array":
         return f"{name} {tuple(node.shape)} {node.dtype}"
     return name

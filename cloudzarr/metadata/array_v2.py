@@ -15,7 +15,8 @@ from typing import Any, Literal
 import numpy as np
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedFormatError
-from cloudzarr.metadata.array_v3 import _trusted, parse_shape
+from cloudzarr.metadata.array_v3 import _trusted, check_chunk_bytes, parse_shape
+from cloudzarr.metadata.codec_specs import check_numcodecs_config
 from cloudzarr.metadata.dtypes import (
     is_string_dtype,
     normalize_dtype,
@@ -31,7 +32,7 @@ from cloudzarr.metadata.fill_value import (
     parse_fill_value_v2,
 )
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
-from cloudzarr.metadata.jsonio import dump_document
+from cloudzarr.metadata.jsonio import check_json_value, dump_document
 
 __all__ = ["ArrayMetadataV2"]
 
@@ -55,9 +56,12 @@ def _where(key: str | None, fld: str) -> str:
     return f"{key}: {fld}" if key else fld
 
 
-def _check_codec_config(value: Any, where: str) -> Mapping[str, Any]:
+def _check_codec_config(value: Any, where: str, *, compressor: bool) -> Mapping[str, Any]:
     if not isinstance(value, Mapping) or not isinstance(value.get("id"), str):
         raise InvalidMetadataError(f"{where}: must be a numcodecs config object with an 'id'")
+    # Built (and a compressor tried on a few bytes) now, so a bad parameter fails at open with
+    # the field named, not at the first write with whatever numcodecs raises.
+    check_numcodecs_config(thaw(value), where, compressor=compressor)
     return deep_freeze(dict(value))
 
 
@@ -113,12 +117,19 @@ class ArrayMetadataV2:
             set_(
                 self,
                 "filters",
-                tuple(_check_codec_config(f, f"filters[{i}]") for i, f in enumerate(self.filters)),
+                tuple(
+                    _check_codec_config(f, f"filters[{i}]", compressor=False)
+                    for i, f in enumerate(self.filters)
+                ),
             )
             if not self.filters:
                 set_(self, "filters", None)
         if self.compressor is not None:
-            set_(self, "compressor", _check_codec_config(self.compressor, "compressor"))
+            set_(
+                self,
+                "compressor",
+                _check_codec_config(self.compressor, "compressor", compressor=True),
+            )
         set_(
             self,
             "dtype",
@@ -126,6 +137,7 @@ class ArrayMetadataV2:
                 v2_dtype_string(normalize_dtype(self.dtype)), filters=self.filters or ()
             ),
         )
+        check_chunk_bytes(self.chunks, self.dtype, "chunks")
         if self.fill_value is not None:
             fill = normalize_fill_value(self.fill_value, self.dtype)
             set_(self, "fill_value", canonical_nans(fill, self.dtype))
@@ -135,6 +147,7 @@ class ArrayMetadataV2:
             raise InvalidMetadataError(
                 f"dimension_separator: must be '.' or '/', got {self.dimension_separator!r}"
             )
+        check_json_value(self.attributes, "attributes")
         set_(self, "attributes", deep_freeze(dict(self.attributes)))
 
     # --- derived ---------------------------------------------------------------------------
@@ -259,13 +272,15 @@ class ArrayMetadataV2:
             None
             if not raw_filters
             else tuple(
-                _check_codec_config(f, f"{key}: filters[{i}]") for i, f in enumerate(raw_filters)
+                _check_codec_config(f, f"{key}: filters[{i}]", compressor=False)
+                for i, f in enumerate(raw_filters)
             )
         )
         compressor = doc["compressor"]
         if compressor is not None:
-            compressor = _check_codec_config(compressor, _where(key, "compressor"))
+            compressor = _check_codec_config(compressor, _where(key, "compressor"), compressor=True)
         dtype = parse_v2_dtype(doc["dtype"], filters=filters or (), key=key)
+        check_chunk_bytes(chunks, dtype, _where(key, "chunks"))
         fill_value = parse_fill_value_v2(doc["fill_value"], dtype, key=key)
         order = doc["order"]
         if order not in ("C", "F"):

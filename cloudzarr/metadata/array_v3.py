@@ -9,12 +9,14 @@ those are kept in ``extra_fields`` and written back unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from cloudzarr.config import config
 from cloudzarr.errors import (
     InvalidMetadataError,
     UnsupportedCodecError,
@@ -30,7 +32,7 @@ from cloudzarr.metadata.fill_value import (
     parse_fill_value_v3,
 )
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
-from cloudzarr.metadata.jsonio import dump_document
+from cloudzarr.metadata.jsonio import check_json_value, dump_document
 
 __all__ = ["ArrayMetadataV3", "ChunkKeyEncoding"]
 
@@ -55,18 +57,52 @@ def _where(key: str | None, fld: str) -> str:
     return f"{key}: {fld}" if key else fld
 
 
+#: Most dimensions an array may have (numpy's own limit).
+MAX_NDIM = 64
+#: Largest extent, and largest element count, of an array or chunk: what an int64 holds, which
+#: numpy and every index computation assume.
+MAX_EXTENT = 2**63 - 1
+
+
 def parse_shape(value: Any, where: str, *, positive: bool = False) -> tuple[int, ...]:
-    """Validate a JSON list of non-negative (or positive) integers."""
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value
-    ):
-        raise InvalidMetadataError(f"{where}: must be a list of integers, got {value!r}")
+    """Validate a JSON list of non-negative (or positive) integers that numpy can index: at most
+    :data:`MAX_NDIM` of them, each and their product at most :data:`MAX_EXTENT`."""
+    if not isinstance(value, list | tuple):
+        raise InvalidMetadataError(f"{where}: must be a list of integers, got {_short(value)}")
+    if len(value) > MAX_NDIM:
+        raise InvalidMetadataError(
+            f"{where}: {len(value)} dimensions, more than the {MAX_NDIM} numpy supports"
+        )
+    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value):
+        raise InvalidMetadataError(f"{where}: must be a list of integers, got {_short(value)}")
     out = tuple(int(v) for v in value)
     low = 1 if positive else 0
     if any(v < low for v in out):
         sign = "positive" if positive else "non-negative"
-        raise InvalidMetadataError(f"{where}: must be {sign} integers, got {list(out)}")
+        raise InvalidMetadataError(f"{where}: must be {sign} integers, got {_short(list(out))}")
+    if any(v > MAX_EXTENT for v in out) or math.prod(out) > MAX_EXTENT:
+        raise InvalidMetadataError(
+            f"{where}: {_short(list(out))} holds more than 2**63 - 1 elements (int64)"
+        )
     return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else f"{text[:150]}... ({len(text)} characters)"
+
+
+def check_chunk_bytes(chunks: tuple[int, ...], dtype: np.dtype[Any], where: str) -> None:
+    """Refuse a chunk (or shard) larger than ``metadata.max_chunk_bytes`` decoded: reading one
+    allocates that much, so a hostile document could otherwise ask for any amount of memory."""
+    # Variable-length strings count one byte each: the least they can take.
+    nbytes = math.prod(chunks) * max(dtype.itemsize, 1)
+    limit = config.get("metadata.max_chunk_bytes")
+    if nbytes > limit:
+        raise InvalidMetadataError(
+            f"{where}: a chunk of {_short(list(chunks))} {dtype} elements is {nbytes} bytes, "
+            f"more than the limit of {limit} (config 'metadata.max_chunk_bytes')"
+        )
 
 
 @dataclass(frozen=True)
@@ -169,6 +205,7 @@ class ArrayMetadataV3:
                 f"shape {list(self.shape)} has {len(self.shape)}"
             )
         set_(self, "dtype", parse_v3_data_type(v3_data_type_name(normalize_dtype(self.dtype))))
+        check_chunk_bytes(self.chunks, self.dtype, "chunk_grid.chunk_shape")
         set_(self, "fill_value", normalize_fill_value(self.fill_value, self.dtype))
         set_(
             self,
@@ -176,6 +213,7 @@ class ArrayMetadataV3:
             parse_v3_codecs(list(self.codecs), dtype=self.dtype, ndim=len(self.shape)),
         )
         _check_shard_shape(self.codecs, self.chunks, "codecs")
+        check_json_value(self.attributes, "attributes")
         set_(self, "attributes", deep_freeze(dict(self.attributes)))
         if self.dimension_names is not None:
             names = tuple(self.dimension_names)
@@ -199,8 +237,8 @@ class ArrayMetadataV3:
         return len(self.shape)
 
     @property
-    def data_type(self) -> str:
-        """The v3 ``data_type`` name."""
+    def data_type(self) -> str | dict[str, Any]:
+        """The v3 ``data_type``: a name, or an object for parameterised types."""
         return v3_data_type_name(self.dtype)
 
     @property
@@ -311,6 +349,7 @@ class ArrayMetadataV3:
         shape = parse_shape(doc["shape"], _where(key, "shape"))
         dtype = parse_v3_data_type(doc["data_type"], key=key)
         chunks = _parse_chunk_grid(doc["chunk_grid"], key, len(shape))
+        check_chunk_bytes(chunks, dtype, _where(key, "chunk_grid.configuration.chunk_shape"))
         fill_value = parse_fill_value_v3(doc["fill_value"], dtype, key=key)
         codecs = parse_v3_codecs(
             doc["codecs"], dtype=dtype, ndim=len(shape), where=_where(key, "codecs")

@@ -43,14 +43,17 @@ from typing import Any, Literal
 import numpy as np
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedCodecError
-from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.dtypes import has_byte_order, is_string_dtype, is_vlen_bytes_dtype
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
+from cloudzarr.metadata.jsonio import check_json_value
 
 __all__ = [
     "BLOSC_CNAMES",
     "BLOSC_SHUFFLES",
     "CodecKind",
     "CodecSpec",
+    "blosc_cnames",
+    "check_numcodecs_config",
     "codec_kind",
     "codecs_to_json",
     "parse_codec",
@@ -64,12 +67,13 @@ BLOSC_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 
 # zarr-python writes an empty configuration for these (and every numcodecs.* codec, whose
 # configuration it requires); matching keeps documents identical.
-_ALWAYS_CONFIGURED = {"vlen-utf8"}
+_ALWAYS_CONFIGURED = {"vlen-utf8", "vlen-bytes"}
 
 _KINDS: dict[str, CodecKind] = {
     "transpose": "array_array",
     "bytes": "array_bytes",
     "vlen-utf8": "array_bytes",
+    "vlen-bytes": "array_bytes",
     "sharding_indexed": "array_bytes",
     "gzip": "bytes_bytes",
     "zstd": "bytes_bytes",
@@ -139,13 +143,38 @@ def codecs_to_json(codecs: tuple[CodecSpec, ...]) -> list[dict[str, Any]]:
     return [c.to_dict() for c in codecs]
 
 
+#: Codec parameters are C ints in every codec library: a larger value fails at encode time
+#: (``OverflowError``), so it is refused when the metadata is read.
+_C_INT_MIN, _C_INT_MAX = -(2**31), 2**31 - 1
+
+#: Most nested ``sharding_indexed`` codecs (a shard of shards of ...) a pipeline may have.
+MAX_CODEC_DEPTH = 16
+
+
 def _int(config: Mapping[str, Any], name: str, where: str, default: Any = None) -> int:
     value = config.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidMetadataError(
             f"{where}: configuration.{name} must be an integer, got {value!r}"
         )
+    if not _C_INT_MIN <= value <= _C_INT_MAX:
+        raise InvalidMetadataError(
+            f"{where}: configuration.{name} {value} is out of range (a 32-bit integer)"
+        )
     return value
+
+
+def blosc_cnames() -> tuple[str, ...]:
+    """The Blosc compressors this installation can run (numcodecs' build may lack snappy)."""
+    global _AVAILABLE_CNAMES
+    if _AVAILABLE_CNAMES is None:
+        from numcodecs import blosc
+
+        _AVAILABLE_CNAMES = tuple(c for c in BLOSC_CNAMES if c in blosc.list_compressors())
+    return _AVAILABLE_CNAMES
+
+
+_AVAILABLE_CNAMES: tuple[str, ...] | None = None
 
 
 def _check_keys(config: Mapping[str, Any], allowed: set[str], where: str) -> None:
@@ -160,10 +189,12 @@ def parse_codec(
     dtype: np.dtype[Any],
     ndim: int,
     where: str,
+    depth: int = 0,
 ) -> CodecSpec:
     """Validate one codec JSON object (or :class:`CodecSpec`) and normalise its configuration.
 
-    ``where`` names the document and field for errors (``"a/zarr.json: codecs[1]"``).
+    ``where`` names the document and field for errors (``"a/zarr.json: codecs[1]"``);
+    ``depth`` counts the sharding codecs this one is nested in.
     """
     if isinstance(value, CodecSpec):
         value = value.to_dict()
@@ -182,13 +213,13 @@ def parse_codec(
     if name == "bytes":
         _check_keys(config, {"endian"}, where)
         endian = config.get("endian")
-        if dtype.itemsize > 1 and not is_string_dtype(dtype) and endian is None:
+        if has_byte_order(dtype) and endian is None:
             raise InvalidMetadataError(f"{where}: configuration.endian is required for {dtype}")
         if endian is not None and endian not in ("little", "big"):
             raise InvalidMetadataError(f"{where}: configuration.endian must be 'little' or 'big'")
         if is_string_dtype(dtype):
             raise UnsupportedCodecError(f"{where}: the bytes codec cannot encode strings")
-        if dtype.itemsize == 1:
+        if not has_byte_order(dtype):
             return CodecSpec(name)
         return CodecSpec(name, {"endian": endian})
     if name == "transpose":
@@ -221,7 +252,12 @@ def parse_codec(
         cname = config.get("cname", "zstd")
         if cname not in BLOSC_CNAMES:
             raise InvalidMetadataError(
-                f"{where}: configuration.cname must be one of {BLOSC_CNAMES}"
+                f"{where}: configuration.cname must be one of {BLOSC_CNAMES}, got {cname!r}"
+            )
+        if cname not in blosc_cnames():
+            raise UnsupportedCodecError(
+                f"{where}: configuration.cname {cname!r} is not built into this installation's "
+                f"Blosc (it has {blosc_cnames()})"
             )
         clevel = _int(config, "clevel", where, 5)
         if not 0 <= clevel <= 9:
@@ -249,33 +285,87 @@ def parse_codec(
     if name == "crc32c":
         _check_keys(config, set(), where)
         return CodecSpec(name)
+    if name == "vlen-bytes":
+        _check_keys(config, set(), where)
+        if not is_vlen_bytes_dtype(dtype):
+            raise InvalidMetadataError(
+                f"{where}: vlen-bytes needs the variable_length_bytes data type, not {dtype}"
+            )
+        return CodecSpec(name)
     if name == "vlen-utf8":
         _check_keys(config, set(), where)
-        if not is_string_dtype(dtype):
+        if not is_string_dtype(dtype) or is_vlen_bytes_dtype(dtype):
             raise InvalidMetadataError(f"{where}: vlen-utf8 needs a string data type, not {dtype}")
         return CodecSpec(name)
     if name == "sharding_indexed":
-        return _parse_sharding(config, dtype=dtype, ndim=ndim, where=where)
+        if depth >= MAX_CODEC_DEPTH:
+            raise InvalidMetadataError(
+                f"{where}: sharding codecs nested more than {MAX_CODEC_DEPTH} deep"
+            )
+        return _parse_sharding(config, dtype=dtype, ndim=ndim, where=where, depth=depth + 1)
     if name.startswith("numcodecs."):
         return _parse_numcodecs(name, config, where)
     raise UnsupportedCodecError(f"{where}: unknown codec {name!r}")
 
 
 def _parse_numcodecs(name: str, config: Mapping[str, Any], where: str) -> CodecSpec:
-    import numcodecs
-
     codec_id = name[len("numcodecs.") :]
-    try:
-        numcodecs.get_codec({"id": codec_id, **thaw(config)})
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UnsupportedCodecError(
-            f"{where}: unknown or invalid numcodecs codec ({exc})"
-        ) from None
+    check_numcodecs_config(
+        {"id": codec_id, **thaw(config)}, where, compressor=codec_kind(name) == "bytes_bytes"
+    )
     return CodecSpec(name, config)
 
 
+_CHECKED_NUMCODECS: dict[str, None] = {}
+
+
+def check_numcodecs_config(config: Mapping[str, Any], where: str, *, compressor: bool) -> None:
+    """Check that numcodecs can build the codec of ``config`` and, for a compressor, that it
+    encodes and decodes a few bytes: numcodecs accepts many bad parameters at construction
+    (a Blosc ``cname`` it lacks, a zlib level of 12) and fails only at the first write.
+
+    Raises
+    ------
+    UnsupportedCodecError
+        numcodecs has no codec of that id.
+    InvalidMetadataError
+        The configuration is refused, naming ``where``.
+    """
+    import numcodecs
+
+    memo = repr(sorted(config.items(), key=lambda kv: str(kv[0]))) + repr(compressor)
+    if memo in _CHECKED_NUMCODECS:
+        return
+    codec_id = config.get("id")
+    try:
+        codec = numcodecs.get_codec(dict(config))
+    except Exception as exc:  # numcodecs raises anything from bad parameters
+        registry = numcodecs.registry
+        if codec_id not in registry.codec_registry and codec_id not in registry.entries:
+            raise UnsupportedCodecError(f"{where}: unknown numcodecs codec {codec_id!r}") from None
+        raise InvalidMetadataError(
+            f"{where}: invalid {codec_id!r} codec configuration {_short(dict(config))} "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    if compressor:
+        sample = np.arange(64, dtype=np.uint8)
+        try:
+            back = codec.decode(codec.encode(sample))
+            ok = bytes(memoryview(back).cast("B")) == sample.tobytes()
+        except Exception as exc:
+            raise InvalidMetadataError(
+                f"{where}: {codec_id!r} codec cannot encode with configuration "
+                f"{_short(dict(config))} ({type(exc).__name__}: {exc})"
+            ) from None
+        if not ok:
+            raise InvalidMetadataError(f"{where}: {codec_id!r} codec does not round-trip bytes")
+    if len(_CHECKED_NUMCODECS) > 1024:
+        _CHECKED_NUMCODECS.clear()
+    _CHECKED_NUMCODECS[memo] = None
+
+
 def _parse_sharding(
-    config: Mapping[str, Any], *, dtype: np.dtype[Any], ndim: int, where: str
+    config: Mapping[str, Any], *, dtype: np.dtype[Any], ndim: int, where: str, depth: int
 ) -> CodecSpec:
     _check_keys(config, {"chunk_shape", "codecs", "index_codecs", "index_location"}, where)
     chunk_shape = config.get("chunk_shape")
@@ -292,7 +382,11 @@ def _parse_sharding(
     if location not in ("start", "end"):
         raise InvalidMetadataError(f"{where}: configuration.index_location must be start or end")
     inner = parse_v3_codecs(
-        config.get("codecs"), dtype=dtype, ndim=ndim, where=f"{where} configuration.codecs"
+        config.get("codecs"),
+        dtype=dtype,
+        ndim=ndim,
+        where=f"{where} configuration.codecs",
+        depth=depth,
     )
     # The spec requires index_codecs; documents that leave it out get zarr-python's default
     # (bytes + crc32c), so both libraries read such a shard the same way.
@@ -304,6 +398,7 @@ def _parse_sharding(
         dtype=np.dtype("uint64"),
         ndim=ndim + 1,
         where=f"{where} configuration.index_codecs",
+        depth=depth,
     )
     return CodecSpec(
         "sharding_indexed",
@@ -328,6 +423,7 @@ def parse_v3_codecs(
     dtype: np.dtype[Any],
     ndim: int,
     where: str = "codecs",
+    depth: int = 0,
 ) -> tuple[CodecSpec, ...]:
     """Validate a v3 ``codecs`` list: array->array codecs, exactly one array->bytes codec, then
     bytes->bytes codecs.
@@ -341,6 +437,8 @@ def parse_v3_codecs(
         types, ``transpose`` a permutation of ``range(ndim)``...).
     where
         Document key and field for error messages, e.g. ``"a/zarr.json: codecs"``.
+    depth
+        How many sharding codecs this list is nested in (at most :data:`MAX_CODEC_DEPTH`).
 
     Raises
     ------
@@ -350,16 +448,22 @@ def parse_v3_codecs(
         An unknown codec, naming it.
     """
     if not isinstance(value, list | tuple) or not value:
-        raise InvalidMetadataError(f"{where}: must be a non-empty list of codecs, got {value!r}")
+        raise InvalidMetadataError(
+            f"{where}: must be a non-empty list of codecs, got {_short(value)}"
+        )
     # Hierarchies repeat the same few codec lists thousands of times; validate each once.
     cache_key = None
     if not any(isinstance(v, CodecSpec) for v in value):
+        if depth == 0:
+            # Values users pass have not been through load_document's checks; the repr below
+            # and the parsing recurse, so bound the nesting first.
+            check_json_value(value, where)
         cache_key = (repr(value), dtype, ndim)
         cached = _PARSE_CACHE.get(cache_key)
         if cached is not None:
             return cached
     specs = tuple(
-        parse_codec(item, dtype=dtype, ndim=ndim, where=f"{where}[{i}]")
+        parse_codec(item, dtype=dtype, ndim=ndim, where=f"{where}[{i}]", depth=depth)
         for i, item in enumerate(value)
     )
     kinds = [s.kind for s in specs]
@@ -382,3 +486,8 @@ def parse_v3_codecs(
             _PARSE_CACHE.clear()
         _PARSE_CACHE[cache_key] = specs
     return specs
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else f"{text[:150]}... ({len(text)} characters)"

@@ -38,9 +38,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from cloudzarr.errors import ConsolidatedMetadataError
+from cloudzarr.errors import ConsolidatedMetadataError, MetadataError
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.paths import join_path
+from cloudzarr.metadata.unreadable import UnreadableNode
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.node import NodeMetadata
@@ -294,15 +295,25 @@ class ConsolidatedMetadata:
         """A view of the entries below the group at ``path`` (sharing this index)."""
         return ConsolidatedMetadata(self._index, join_path(self._prefix, path))
 
-    def iter_nodes(self, max_depth: int | None = None) -> Iterator[tuple[str, NodeMetadata]]:
+    def iter_nodes(
+        self, max_depth: int | None = None
+    ) -> Iterator[tuple[str, NodeMetadata | UnreadableNode]]:
         """``(relative path, metadata)`` of every listed node, sorted by path.
 
-        ``max_depth=0`` yields the immediate children only; None yields everything.
+        ``max_depth=0`` yields the immediate children only; None yields everything. An entry
+        that cannot be parsed is yielded as an :class:`UnreadableNode` (its siblings are
+        still listed); :meth:`get` raises its error.
         """
         for rel in self.paths():
             if max_depth is not None and rel.count("/") > max_depth:
                 continue
-            node = self.get(rel)
+            try:
+                node = self.get(rel)
+            except MetadataError as exc:
+                full = join_path(self._prefix, rel)
+                kind = self._index.kinds.get(full, "unknown")
+                yield rel, UnreadableNode(full, kind, self._index.zarr_format, exc)
+                continue
             assert node is not None
             yield rel, node
 

@@ -13,20 +13,27 @@ which its v2 reader refuses: v2 writes every NaN as ``"NaN"`` and keeps no NaN p
   IEEE bits, big-endian (``"0x7fc00000"`` for a float32). NaNs other than the canonical quiet NaN
   are written as hex, so their payload survives a round trip;
 - complex: ``[real, imag]``, each part encoded as a float;
-- strings: a JSON string.
+- strings and fixed-width unicode (``U``): a JSON string;
+- datetime64 / timedelta64: the int64 count of units, ``NaT`` being ``-2**63``;
+- fixed-width bytes (``S``) and raw bytes (``V``): base64 of the bytes;
+- structs: v3 an object ``{field: encoded field value}``, v2 base64 of the element's bytes.
+
+This is what zarr-python 3.4.2 writes; the default fill value of a datetime is ``NaT`` like there.
 
 Fill values compare bitwise (:func:`fill_values_equal`), so NaN equals itself.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from typing import Any
 
 import numpy as np
 
 from cloudzarr.errors import InvalidMetadataError
-from cloudzarr.metadata.dtypes import is_string_dtype
+from cloudzarr.metadata.dtypes import is_string_dtype, is_vlen_bytes_dtype
 
 __all__ = [
     "canonical_nans",
@@ -51,15 +58,83 @@ def _native(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return dtype.newbyteorder("=") if dtype.byteorder in ("<", ">") else dtype
 
 
+_NAT = -(2**63)
+
+
+def _time_scalar(count: int, dtype: np.dtype[Any]) -> Any:
+    return np.array(count, dtype=np.int64).view(_native(dtype))[()]
+
+
 def default_fill_value(dtype: np.dtype[Any]) -> Any:
-    """The fill value used when none is given: zero, ``False``, ``0j`` or ``""``."""
+    """The fill value used when none is given: zero, ``False``, ``0j``, ``""``, ``NaT``,
+    empty bytes, or all-zero bytes for raw and struct types (zarr-python 3.4.2's defaults)."""
+    if is_vlen_bytes_dtype(dtype):
+        return b""
     if is_string_dtype(dtype):
         return ""
+    kind = dtype.kind
+    if kind in "Mm":
+        return _time_scalar(_NAT, dtype)
+    if kind == "U":
+        return np.str_("")
+    if kind == "S":
+        return np.bytes_(b"")
+    if kind == "V":
+        return np.zeros((), dtype=dtype)[()]
     return _native(dtype).type(0)
+
+
+def _b64decode(value: Any, dtype: np.dtype[Any], where: str) -> bytes:
+    if not isinstance(value, str):
+        raise _error(where, value, dtype, "expected a base64 string")
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise _error(where, value, dtype, "not base64") from None
+
+
+def _parse_time(value: Any, dtype: np.dtype[Any], where: str) -> Any:
+    if isinstance(value, str) and value == "NaT":
+        return _time_scalar(_NAT, dtype)
+    # np.timedelta64 is an np.integer: it is not a bare count of units.
+    if isinstance(value, bool | np.timedelta64) or not isinstance(value, int | np.integer):
+        raise _error(where, value, dtype, "expected an integer count of units")
+    if not _NAT <= int(value) < 2**63:
+        raise _error(where, value, dtype, "out of the int64 range")
+    return _time_scalar(int(value), dtype)
+
+
+def _parse_sized(value: Any, dtype: np.dtype[Any], where: str) -> Any:
+    """Fill values of ``U``, ``S``, ``V`` and struct types from their JSON form."""
+    kind = dtype.kind
+    if kind == "U":
+        if not isinstance(value, str):
+            raise _error(where, value, dtype)
+        if len(value) > dtype.itemsize // 4:
+            raise _error(where, value, dtype, "longer than the type")
+        return np.str_(value)
+    if dtype.fields is not None and isinstance(value, dict):
+        out = np.zeros((), dtype=dtype)
+        for name in dtype.names or ():
+            if name not in value:
+                raise _error(where, value, dtype, f"field {name!r} missing")
+            field_dtype = dtype.fields[name][0]
+            out[name] = _parse_json(value[name], field_dtype, where, lenient=False)
+        return out[()]
+    raw = _b64decode(value, dtype, where)
+    if kind == "S":
+        if len(raw) > dtype.itemsize:
+            raise _error(where, value, dtype, "longer than the type")
+        return np.bytes_(raw)
+    if len(raw) != dtype.itemsize:
+        raise _error(where, value, dtype, f"expected {dtype.itemsize} bytes")
+    return np.frombuffer(raw, dtype=dtype)[0]
 
 
 def _error(where: str, value: Any, dtype: np.dtype[Any], why: str = "") -> InvalidMetadataError:
     name = "string" if is_string_dtype(dtype) else _native(dtype).name
+    if is_vlen_bytes_dtype(dtype):
+        name = "variable_length_bytes"
     suffix = f" ({why})" if why else ""
     return InvalidMetadataError(f"{where}: invalid fill value {value!r} for dtype {name}{suffix}")
 
@@ -108,6 +183,10 @@ def _parse_int(value: Any, dtype: np.dtype[Any], where: str) -> Any:
 
 
 def _parse_json(value: Any, dtype: np.dtype[Any], where: str, *, lenient: bool) -> Any:
+    if is_vlen_bytes_dtype(dtype):
+        if lenient and value == 0 and not isinstance(value, bool):
+            return b""
+        return _b64decode(value, dtype, where)
     if is_string_dtype(dtype):
         if isinstance(value, str):
             return value
@@ -136,6 +215,10 @@ def _parse_json(value: Any, dtype: np.dtype[Any], where: str, *, lenient: bool) 
         out.real = re
         out.imag = im
         return out[()]
+    if kind in "Mm":
+        return _parse_time(value, dtype, where)
+    if kind in "USV":
+        return _parse_sized(value, dtype, where)
     raise _error(where, value, dtype, "unsupported dtype")
 
 
@@ -204,9 +287,25 @@ def _encode_float(value: Any, dtype: np.dtype[Any]) -> Any:
 
 def encode_fill_value_v3(value: Any, dtype: np.dtype[Any]) -> Any:
     """Encode a parsed fill value as v3 JSON (see the module docstring)."""
+    if is_vlen_bytes_dtype(dtype):
+        return base64.b64encode(bytes(value)).decode("ascii")
     if is_string_dtype(dtype):
         return str(value)
     kind = dtype.kind
+    if kind in "Mm":
+        return int(np.asarray(value, dtype=_native(dtype)).view(np.int64))
+    if kind == "U":
+        return str(value)
+    if kind == "S":
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if dtype.fields is not None:
+        element = np.asarray(value, dtype=dtype)
+        return {
+            name: encode_fill_value_v3(element[name][()], dtype.fields[name][0])
+            for name in dtype.names or ()
+        }
+    if kind == "V":
+        return base64.b64encode(np.asarray(value, dtype=dtype).tobytes()).decode("ascii")
     if kind == "b":
         return bool(value)
     if kind in "iu":
@@ -225,6 +324,8 @@ def encode_fill_value_v2(value: Any, dtype: np.dtype[Any]) -> Any:
     (any NaN as ``"NaN"``: its v2 reader refuses hex floats)."""
     if value is None:
         return None
+    if dtype.fields is not None:
+        return base64.b64encode(np.asarray(value, dtype=dtype).tobytes()).decode("ascii")
     return encode_fill_value_v3(canonical_nans(value, dtype), dtype)
 
 
@@ -247,6 +348,10 @@ def normalize_fill_value(
         if value.shape != ():
             raise _error(where, value, dtype, "must be a scalar")
         value = value[()]
+    if is_vlen_bytes_dtype(dtype):
+        if isinstance(value, bytes):
+            return bytes(value)
+        raise _error(where, value, dtype, "expected bytes")
     if is_string_dtype(dtype):
         if isinstance(value, str | np.str_):
             return str(value)
@@ -268,6 +373,34 @@ def normalize_fill_value(
         ):
             raise _error(where, value, dtype)
         return _native(dtype).type(value)
+    if kind in "Mm":
+        if isinstance(value, int | np.integer) and not isinstance(
+            value, bool | np.bool_ | np.timedelta64
+        ):
+            return _parse_time(value, dtype, where)
+        if not isinstance(value, str | np.datetime64 | np.timedelta64):
+            raise _error(where, value, dtype)
+        try:
+            return np.asarray(value).astype(_native(dtype))[()]
+        except (TypeError, ValueError):
+            raise _error(where, value, dtype) from None
+    if kind == "U" and isinstance(value, str):
+        return _parse_sized(value, dtype, where)
+    if kind == "S" and isinstance(value, bytes):
+        if len(value) > dtype.itemsize:
+            raise _error(where, value, dtype, "longer than the type")
+        return np.bytes_(value)
+    if kind == "V":
+        if isinstance(value, bytes) and dtype.fields is None:
+            if len(value) != dtype.itemsize:
+                raise _error(where, value, dtype, f"expected {dtype.itemsize} bytes")
+            return np.frombuffer(value, dtype=dtype)[0]
+        if isinstance(value, dict):
+            return _parse_sized(value, dtype, where)
+        try:
+            return np.asarray(value, dtype=dtype)[()]
+        except (TypeError, ValueError):
+            raise _error(where, value, dtype) from None
     raise _error(where, value, dtype, "unsupported dtype")
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedFormatError
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
-from cloudzarr.metadata.jsonio import dump_document
+from cloudzarr.metadata.jsonio import check_json_value, dump_document
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.consolidated import ConsolidatedMetadata
@@ -61,6 +61,7 @@ class GroupMetadataV3:
     node_type: Literal["group"] = field(default="group", init=False)
 
     def __post_init__(self) -> None:
+        check_json_value(self.attributes, "attributes")
         object.__setattr__(self, "attributes", deep_freeze(dict(self.attributes)))
         object.__setattr__(self, "extra_fields", deep_freeze(dict(self.extra_fields)))
 
@@ -153,6 +154,7 @@ class GroupMetadataV2:
     node_type: Literal["group"] = field(default="group", init=False)
 
     def __post_init__(self) -> None:
+        check_json_value(self.attributes, "attributes")
         object.__setattr__(self, "attributes", deep_freeze(dict(self.attributes)))
 
     @classmethod

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cloudzarr.errors import (
+    CloudzarrError,
     InvalidMetadataError,
     MetadataError,
     NodeNotFoundError,
@@ -100,6 +101,26 @@ def parse_v3_bytes(data: bytes, path: str) -> NodeMetadata:
     return node
 
 
+# What validation code may still raise on a document no check anticipated. The checks above
+# name the field; this net keeps the promise that a bad document raises a cloudzarr error.
+_UNTYPED = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    AttributeError,
+)
+
+
+def _untyped(exc: Exception, key: str) -> InvalidMetadataError:
+    text = str(exc)
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return InvalidMetadataError(f"{key}: invalid metadata document ({type(exc).__name__}: {text})")
+
+
 def _with_path(exc: MetadataError, path: str) -> MetadataError:
     text = str(exc)
     if repr(path) in text or (path and path in text):
@@ -146,6 +167,10 @@ def parse_v3(doc: Mapping[str, Any], path: str) -> NodeMetadata:
             )
     except MetadataError as exc:
         raise _with_path(exc, path) from None
+    except CloudzarrError:
+        raise
+    except _UNTYPED as exc:
+        raise _untyped(exc, doc_key(path, "zarr.json")) from exc
     raise UnsupportedFormatError(
         f"node {shown_path(path)!r}: zarr.json has node_type {node_type!r}, "
         "expected 'array' or 'group'"
@@ -190,4 +215,8 @@ def parse_v2(
             )
     except MetadataError as exc:
         raise _with_path(exc, path) from None
+    except CloudzarrError:
+        raise
+    except _UNTYPED as exc:
+        raise _untyped(exc, doc_key(path, ".zarray" if zarray is not None else ".zgroup")) from exc
     raise NodeNotFoundError(f"no .zarray or .zgroup at {shown_path(path)!r}")

@@ -1,52 +1,46 @@
-"""The shape shared by the bucket stores (S3, GCS, Azure): a bucket, a prefix, adlfs/s3fs/gcsfs
-style ``storage_options``, and a URL of the form ``scheme://bucket/prefix``.
+"""The shape shared by the bucket stores (S3, GCS, Azure): a bucket, a prefix, ``storage_options``
+as users know them from s3fs/gcsfs/adlfs, a URL ``scheme://bucket/prefix``, and one
+:class:`~cloudzarr.storage.transport.Transport` (timeouts, retries, accounting).
 
-Each cloud store talks to its service through its own SDK session (so every operation costs the
-fewest requests the cloud allows); this base only holds what they have in common, so construction,
-``from_url``, equality, pickling and error locations behave the same on every cloud.
+Each cloud contributes how to build its requests and read its answers; construction, option
+checking, ``from_url``, equality, pickling (by configuration: no I/O on unpickle), error
+locations and the resolution of conditional writes are written here once.
+
+Conditional writes and lost responses
+-------------------------------------
+A conditional create or swap carries a random *write token* in the object's user metadata.
+When the transport had to send it more than once (an earlier attempt's answer was lost: a
+reset, a timeout, a 5xx) and the last attempt was refused (412), the earlier attempt may have
+been applied: the key is read back once, and holding our token means our write landed (True).
+For a create, another token means another writer created the key (False); for a swap, another
+token is unknowable (our write may have landed and been replaced) and raises
+:class:`~cloudzarr.errors.AmbiguousWriteError`. A refusal on the first attempt is definitive.
 """
 
 from __future__ import annotations
 
-import contextlib
-import weakref
+import difflib
+import uuid
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterator
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Collection
 from typing import Any, ClassVar, Self
 
+from cloudzarr.config import config
 from cloudzarr.errors import AmbiguousWriteError, InvalidStoreURLError, StoreError
 from cloudzarr.storage.base import Store
-from cloudzarr.storage.fsspec import FsspecStore
 from cloudzarr.storage.keys import join_key, normalize_prefix
+from cloudzarr.storage.transport import Attempts, Hedging, Timeouts, Transport
 
-#: HTTP attempts of the request being traced in this task (see :func:`count_attempts`).
-_ATTEMPTS: ContextVar[list[int] | None] = ContextVar("cloudzarr_http_attempts", default=None)
-
-
-@contextlib.contextmanager
-def count_attempts() -> Iterator[list[int]]:
-    """Count the HTTP attempts the SDK sends inside the block (its own retries included).
-
-    Each cloud store's request-counting hook calls :func:`note_attempt`; the hooks run in the
-    task that sent the request, so concurrent requests never see each other's attempts.
-    """
-    box = [0]
-    token = _ATTEMPTS.set(box)
-    try:
-        yield box
-    finally:
-        _ATTEMPTS.reset(token)
+#: The user-metadata field holding a conditional write's token (Azure wants an identifier).
+TOKEN_FIELD = "cloudzarrtoken"
 
 
-def note_attempt() -> None:
-    """Record one HTTP attempt for an enclosing :func:`count_attempts`, if any."""
-    box = _ATTEMPTS.get()
-    if box is not None:
-        box[0] += 1
+def new_write_token() -> str:
+    """A fresh random write token."""
+    return uuid.uuid4().hex
 
 
-class CloudStore(FsspecStore):
+class CloudStore(Store):
     """Base of the stores rooted at ``bucket/prefix`` in a cloud object store.
 
     Parameters
@@ -56,9 +50,16 @@ class CloudStore(FsspecStore):
     prefix
         The store's root inside the bucket (``""``: the bucket root).
     storage_options
-        The fsspec backend's keyword arguments, as users know them.
+        The cloud's options, named as s3fs/gcsfs/adlfs name them; an unknown name raises
+        :class:`~cloudzarr.errors.InvalidStoreURLError` before any request.
     read_only, concurrency
         As for :class:`~cloudzarr.storage.base.Store`.
+    connect_timeout, request_timeout
+        Seconds to connect, and for one attempt (body included); default the config keys
+        ``storage.connect_timeout`` (5 s) and ``storage.request_timeout`` (30 s).
+    hedge
+        Send a GET still unanswered after the p95 of recent GETs once more (at most 5 % extra
+        requests); default the config key ``storage.hedge`` (off).
     """
 
     #: The scheme of :attr:`url` (``"s3"``, ``"gs"``, ``"az"``).
@@ -67,8 +68,14 @@ class CloudStore(FsspecStore):
     cloud_name: ClassVar[str]
     #: What the cloud calls a bucket; also the constructor's first parameter name.
     bucket_word: ClassVar[str] = "bucket"
+    #: The ``storage_options`` names this cloud accepts.
+    option_names: ClassVar[frozenset[str]] = frozenset()
+    #: The URL schemes :meth:`from_url` opens.
+    url_schemes: ClassVar[tuple[str, ...]] = ()
     counts_requests_per_operation = False
     supports_bulk_delete = True
+    supports_atomic_create = True
+    supports_compare_and_swap = True
 
     def __init__(
         self,
@@ -78,22 +85,29 @@ class CloudStore(FsspecStore):
         storage_options: dict[str, Any] | None = None,
         read_only: bool = False,
         concurrency: int | None = None,
+        connect_timeout: float | None = None,
+        request_timeout: float | None = None,
+        hedge: bool | None = None,
     ) -> None:
         if not bucket or "/" in bucket:
             raise StoreError(f"invalid {self.cloud_name} {self.bucket_word} name {bucket!r}")
-        # FsspecStore.__init__ wants a filesystem to copy; a cloud store opens its own session
-        # per event loop instead (see ``_open_filesystem``), so only the shared state is set.
-        Store.__init__(self, read_only=read_only, concurrency=concurrency)
+        options = dict(storage_options or {})
+        check_option_names(options, self.option_names, self.cloud_name)
+        super().__init__(read_only=read_only, concurrency=concurrency)
         self._bucket = bucket
         self._prefix = normalize_prefix(prefix)
-        self._options = dict(storage_options or {})
-        self._template = None
-        self._root = self._path = join_key(bucket, self._prefix)
-        self._protocol = self.scheme
-        self._storage_options = self._options
-        self._is_async = True
-        self._strategy = "native"
-        self._loop_fs = weakref.WeakKeyDictionary()
+        self._options = options
+        self._root = join_key(bucket, self._prefix)
+        self._timeout_args = (connect_timeout, request_timeout)
+        self._hedge_arg = hedge
+        self.timeouts = Timeouts.resolve(connect_timeout, request_timeout)
+        self.transport = self._make_transport()
+        enabled = hedge if hedge is not None else bool(config.get("storage.hedge"))
+        self.hedging: Hedging | None = Hedging() if enabled else None
+
+    @abstractmethod
+    def _make_transport(self) -> Transport:
+        """The cloud's transport (its error classification) for this store."""
 
     @classmethod
     def split_url(cls, url: str) -> tuple[str, str]:
@@ -112,6 +126,9 @@ class CloudStore(FsspecStore):
         storage_options: dict[str, Any] | None = None,
         read_only: bool = False,
         concurrency: int | None = None,
+        connect_timeout: float | None = None,
+        request_timeout: float | None = None,
+        hedge: bool | None = None,
     ) -> Self:
         """Open the store at ``scheme://bucket/prefix``.
 
@@ -120,8 +137,8 @@ class CloudStore(FsspecStore):
         url
             The bucket and optional prefix, in any of the class's ``url_schemes``.
         storage_options
-            The backend's keyword arguments (credentials, ``endpoint_url``...).
-        read_only, concurrency
+            The cloud's options (credentials, ``endpoint_url``...).
+        read_only, concurrency, connect_timeout, request_timeout, hedge
             As for the constructor.
         """
         bucket, prefix = cls.split_url(url)
@@ -131,19 +148,29 @@ class CloudStore(FsspecStore):
             storage_options=storage_options,
             read_only=read_only,
             concurrency=concurrency,
+            connect_timeout=connect_timeout,
+            request_timeout=request_timeout,
+            hedge=hedge,
         )
 
     def _config(self) -> dict[str, Any]:
+        connect, request = self._timeout_args
         return {
             self.bucket_word: self._bucket,
             "prefix": self._prefix,
             "storage_options": self._options,
+            "connect_timeout": connect,
+            "request_timeout": request,
+            "hedge": self._hedge_arg,
         }
 
     @property
     def url(self) -> str:
         """``scheme://bucket/prefix`` (never credentials)."""
         return f"{self.scheme}://{self._root}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
 
     def _key(self, key: str) -> str:
         """The object name of a store key inside the bucket."""
@@ -153,22 +180,31 @@ class CloudStore(FsspecStore):
         """The URL of ``key`` for error messages (the store's URL when ``key`` is empty)."""
         return f"{self.scheme}://{self._bucket}/{self._key(key)}" if key else self.url
 
-    async def _settle_refused_retry(self, key: str, value: bytes, attempts: int) -> bool:
-        """Decide a conditional write the service refused (HTTP 412) after ``attempts`` tries.
+    # --- conditional writes ----------------------------------------------------------------
 
-        One attempt: the refusal is definitive (False). More than one means the SDK sent the
-        request again, maybe after the first one was applied and its response lost; then the
-        key is read: holding exactly ``value`` counts as written (True), anything else is
-        unknowable and raises :class:`~cloudzarr.errors.AmbiguousWriteError`.
+    @abstractmethod
+    async def _read_token(self, key: str) -> tuple[bool, str | None]:
+        """``(exists, write token)`` of ``key`` now (token None: written without one)."""
+
+    async def _resolve_refusal(
+        self, key: str, token: str, attempts: Attempts, *, create: bool
+    ) -> bool:
+        """Decide a conditional write refused (412) on attempt ``attempts.count``.
+
+        See the module docstring: a refusal is definitive (False) unless an earlier attempt may
+        have been applied; then the key's write token says whether it landed.
         """
-        if attempts <= 1:
+        if not attempts.maybe_applied:
             return False
-        current = await self._get(key, None)
-        if current == value:
+        exists, current = await self._read_token(key)
+        if exists and current == token:
             return True
+        if create and exists:
+            return False
         raise AmbiguousWriteError(
-            f"conditional write of {self._where(key)} was retried by the client after a lost "
-            "response and the key now holds another value: whether it was applied is unknown"
+            f"conditional write of {self._where(key)} was sent {attempts.count} times after lost "
+            "responses and the key now holds another writer's value (or none): whether this "
+            "write was applied is unknown"
         )
 
     # --- listings --------------------------------------------------------------------------
@@ -199,3 +235,15 @@ class CloudStore(FsspecStore):
             seen.update(page)
             if page:
                 yield page
+
+
+def check_option_names(options: dict[str, Any], known: Collection[str], cloud: str) -> None:
+    """Refuse an option name ``known`` lacks, suggesting the closest known one."""
+    for name in options:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InvalidStoreURLError(
+            f"unknown {cloud} storage option {name!r}{hint} (known: {', '.join(sorted(known))})"
+        )

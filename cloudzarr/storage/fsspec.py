@@ -1,4 +1,4 @@
-"""A store over any fsspec filesystem, and the connection handling the cloud stores share.
+"""A store over any fsspec filesystem (s3fs, gcsfs, adlfs and every other fsspec protocol).
 
 Async filesystems (s3fs, gcsfs, adlfs...) hold an aiohttp session bound to the event loop that
 opened it, while a cloudzarr store may be used from the sync API's background loop and from a

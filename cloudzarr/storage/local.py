@@ -8,6 +8,11 @@ exists, atomically, so of any number of creators exactly one wins. ``set_if_vers
 key's current file, checks its version and renames the new value over it before unlocking (see
 :mod:`cloudzarr.storage.local_cas` for what that guarantees, between processes too).
 
+Paths are never resolved by name: every operation opens the root, then each folder of the key
+relative to the one above without following links, and acts relative to the descriptor of the
+key's own folder (see :mod:`cloudzarr.storage.local_fs`). A concurrent swap of a folder for a
+symbolic link therefore cannot move a read or a write outside the root.
+
 All file I/O runs in worker threads (``asyncio.to_thread``); the event loop never blocks on disk.
 """
 
@@ -18,7 +23,6 @@ import contextlib
 import errno
 import os
 import secrets
-import shutil
 import stat
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
@@ -27,7 +31,19 @@ from typing import Any
 from cloudzarr.errors import AccessDeniedError, InvalidKeyError, KeyNotFoundError, StoreError
 from cloudzarr.storage.base import Store, Version
 from cloudzarr.storage.byte_range import ByteRequest, resolve_range
-from cloudzarr.storage.local_cas import read_versioned, replace_if_version
+from cloudzarr.storage.local_cas import read_versioned_at, replace_if_version_at
+from cloudzarr.storage.local_fs import (
+    FILE_FLAGS,
+    ValueAboveError,
+    close_all,
+    link_refused,
+    list_folder,
+    lstat_at,
+    open_chain,
+    open_folder,
+    remove_tree_at,
+    walk_keys,
+)
 
 #: Temporary files start with this; keys whose last segment starts with it are refused, and
 #: listings never show such names (a crashed writer may leave one behind).
@@ -44,6 +60,8 @@ _WRITE_ATTEMPTS = 16
 # back to an exclusive create (still atomic between creators, but a reader may see a short file).
 _NO_LINK_ERRNOS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
 
 class LocalStore(Store):
     """A store whose keys are files under a local folder.
@@ -59,9 +77,12 @@ class LocalStore(Store):
 
     Notes
     -----
-    - Nothing is read or written outside ``root``: besides the key checks every store makes, each
-      path is resolved (following symbolic links) and must stay inside the resolved root, else
-      :class:`~cloudzarr.errors.InvalidKeyError`. Listings do not descend into linked folders.
+    - Nothing is read or written outside ``root``, even while another process swaps folders
+      for links: each folder of a key is opened relative to the one above without following
+      symbolic links, and the value is read, created, renamed or removed relative to its
+      folder's descriptor. A key whose path meets a link below the root (to anywhere) raises
+      :class:`~cloudzarr.errors.InvalidKeyError`; listings and deletes skip links (a delete
+      removes the link itself, never what it points to). ``root`` itself may be a link.
     - Deleting a key or a prefix also removes the folders it leaves empty (never ``root``), so
       ``list_dir`` does not report names that hold no key.
     - Writes are atomic but not fsync'ed: a reader never sees half a value, but a power cut may
@@ -90,8 +111,6 @@ class LocalStore(Store):
     ) -> None:
         super().__init__(read_only=read_only, concurrency=concurrency)
         self._root = os.path.abspath(os.path.expanduser(os.fspath(root)))
-        # Resolved once: containment checks compare resolved paths against it.
-        self._real_root = os.path.realpath(self._root)
 
     @property
     def root(self) -> Path:
@@ -107,26 +126,28 @@ class LocalStore(Store):
 
     # --- paths -----------------------------------------------------------------------------
 
-    def _path(self, key: str) -> str:
-        """The file path of ``key`` (or of a normalized prefix), checked to stay inside root."""
-        if not key:
-            return self._root
-        segments = key.split("/")
-        if segments[-1].startswith(TEMP_PREFIX):
+    def _split(self, key: str) -> tuple[list[str], str]:
+        """The folders of ``key`` below the root and its last segment."""
+        *folders, name = key.split("/")
+        if name.startswith(TEMP_PREFIX):
             raise InvalidKeyError(
                 f"store key {key!r} starts with {TEMP_PREFIX!r}, reserved for temporary files"
             )
-        path = os.path.join(self._root, *segments)
-        real = os.path.realpath(path)
-        if real != self._real_root and not real.startswith(self._real_root + os.sep):
-            raise InvalidKeyError(
-                f"store key {key!r} resolves to {real!r}, outside the store root {self._root!r}"
-            )
-        return path
+        return folders, name
+
+    def _folder(self, key: str, folders: list[str]) -> int | None:
+        return open_folder(self._root, folders, key, create=False)
+
+    def _prefix_folder(self, prefix: str) -> int | None:
+        """The descriptor of the folder a (normalized) prefix names, None if there is none."""
+        if not prefix:
+            return self._folder(prefix, [])
+        folders, name = self._split(prefix)
+        return self._folder(prefix, [*folders, name])
 
     async def _run[T](self, what: str, func: Callable[..., T], *args: Any) -> T:
         """Run ``func`` in a worker thread; OS errors become store errors naming ``what``."""
-        # Path resolution happens inside ``func`` too: realpath touches the disk.
+        # Path resolution happens inside ``func`` too: each folder open touches the disk.
         try:
             return await asyncio.to_thread(func, *args)
         except StoreError:
@@ -137,23 +158,81 @@ class LocalStore(Store):
             raise StoreError(f"cannot access {what} in {self!r}: {exc}") from exc
 
     def _walk_keys(self, prefix: str) -> Generator[str]:
-        # A generator advanced page by page in worker threads; resolving its folder is its
-        # first step, so that also runs off the event loop.
-        yield from _walk_folder(self._path(prefix), prefix)
+        # A generator advanced page by page in worker threads; opening its folder is its first
+        # step, so that also runs off the event loop.
+        fd = self._prefix_folder(prefix)
+        if fd is None:
+            return
+        try:
+            yield from walk_keys(fd, prefix, TEMP_PREFIX)
+        finally:
+            os.close(fd)
 
     # --- reads -----------------------------------------------------------------------------
 
+    def _at[T](self, key: str, func: Callable[[int, str], T], missing: T) -> T:
+        """``func(folder_fd, name)`` in the folder of ``key``, or ``missing`` without one."""
+        folders, name = self._split(key)
+        fd = self._folder(key, folders)
+        if fd is None:
+            return missing
+        try:
+            return func(fd, name)
+        finally:
+            os.close(fd)
+
     async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
-        return await self._run(f"key {key!r}", lambda: _read(self._path(key), byte_range))
+        return await self._run(
+            f"key {key!r}",
+            lambda: self._at(key, lambda fd, name: self._read(key, fd, name, byte_range), None),
+        )
+
+    def _read(
+        self, key: str, dir_fd: int, name: str, byte_range: ByteRequest | None
+    ) -> bytes | None:
+        try:
+            fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise link_refused(key, key, self._root) from None
+            raise
+        try:
+            return _read_fd(fd, byte_range)
+        finally:
+            os.close(fd)
 
     async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
-        return await self._run(f"key {key!r}", lambda: read_versioned(self._path(key)))
+        return await self._run(
+            f"key {key!r}", lambda: self._at(key, self._read_versioned(key), None)
+        )
+
+    def _read_versioned(self, key: str) -> Callable[[int, str], tuple[bytes, str] | None]:
+        def read(fd: int, name: str) -> tuple[bytes, str] | None:
+            self._check_not_link(key, fd, name)
+            return read_versioned_at(fd, name)
+
+        return read
+
+    def _check_not_link(self, key: str, dir_fd: int, name: str) -> os.stat_result | None:
+        st = lstat_at(dir_fd, name)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise link_refused(key, key, self._root)
+        return st
+
+    def _regular_size(self, key: str) -> int | None:
+        def size(fd: int, name: str) -> int | None:
+            st = self._check_not_link(key, fd, name)
+            return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else None
+
+        return self._at(key, size, None)
 
     async def _exists(self, key: str) -> bool:
-        return await self._run(f"key {key!r}", lambda: os.path.isfile(self._path(key)))
+        return await self._run(f"key {key!r}", lambda: self._regular_size(key) is not None)
 
     async def _getsize(self, key: str) -> int:
-        size = await self._run(f"key {key!r}", lambda: _file_size(self._path(key)))
+        size = await self._run(f"key {key!r}", self._regular_size, key)
         if size is None:
             raise KeyNotFoundError(f"no value at key {key!r} in {self!r}")
         return size
@@ -167,91 +246,117 @@ class LocalStore(Store):
         return await self._run(f"key {key!r}", self._write, key, value, True)
 
     async def _set_if_version(self, key: str, value: bytes, version: Version) -> bool:
-        return await self._run(
-            f"key {key!r}",
-            lambda: replace_if_version(self._path(key), value, version, TEMP_PREFIX),
-        )
+        def replace(fd: int, name: str) -> bool:
+            self._check_not_link(key, fd, name)
+            return replace_if_version_at(fd, name, value, version, TEMP_PREFIX)
+
+        return await self._run(f"key {key!r}", lambda: self._at(key, replace, False))
 
     def _write(self, key: str, value: bytes, exclusive: bool) -> bool:
-        path = self._path(key)
-        parent = os.path.dirname(path)
+        folders, name = self._split(key)
         for _ in range(_WRITE_ATTEMPTS):
             try:
-                os.makedirs(parent, exist_ok=True)
-                tmp = _write_temp(parent, value)
+                fd = open_folder(self._root, folders, key, create=True)
             except FileNotFoundError:
                 continue  # a concurrent delete pruned a folder we had just made
-            except (NotADirectoryError, FileExistsError) as exc:
-                # Either a parent really is a value, or makedirs lost a race with a delete
-                # that removed a folder between its mkdir and its isdir check.
-                if self._value_above(parent):
-                    raise StoreError(
-                        f"cannot write key {key!r} in {self!r}: a parent of it is a value"
-                    ) from exc
-                continue
+            except ValueAboveError as exc:
+                raise StoreError(
+                    f"cannot write key {key!r} in {self!r}: a parent of it is a value ({exc})"
+                ) from None
+            assert fd is not None  # created
             try:
-                if exclusive:
-                    return _link_exclusive(key, tmp, path, self)
-                _replace(key, tmp, path, self)
-                return True
-            except FileNotFoundError:
-                continue  # our temporary file or its folder was removed by a delete_dir
+                st = self._check_not_link(key, fd, name)
+                if st is not None and stat.S_ISDIR(st.st_mode):
+                    raise StoreError(
+                        f"cannot write key {key!r} in {self!r}: it is a folder of keys"
+                    )
+                try:
+                    tmp = _write_temp(fd, value)
+                except FileNotFoundError:
+                    continue  # our folder was removed by a delete_dir: start over
+                try:
+                    if exclusive:
+                        return self._link_exclusive(key, fd, tmp, name)
+                    _replace(key, fd, tmp, name, self)
+                    return True
+                except FileNotFoundError:
+                    continue  # our temporary file or its folder was removed by a delete_dir
+                finally:
+                    _unlink_quietly(fd, tmp)
             finally:
-                _unlink_quietly(tmp)
+                os.close(fd)
         raise StoreError(f"cannot write key {key!r} in {self!r}: its folder keeps vanishing")
 
-    def _value_above(self, folder: str) -> bool:
-        """Whether ``folder`` or one of its parents below the root is a file, not a folder."""
-        while folder != self._root and folder.startswith(self._root + os.sep):
+    def _link_exclusive(self, key: str, dir_fd: int, tmp: str, name: str) -> bool:
+        try:
+            os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+            return True
+        except FileExistsError:
+            st = self._check_not_link(key, dir_fd, name)
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                raise StoreError(
+                    f"cannot write key {key!r} in {self!r}: it is a folder of keys"
+                ) from None
+            return False
+        except OSError as exc:
+            if exc.errno not in _NO_LINK_ERRNOS:
+                raise
+        # No hard links here: an exclusive create is still atomic between creators.
+        try:
+            fd = os.open(name, _CREATE_FLAGS, 0o666, dir_fd=dir_fd)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            src = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
             try:
-                if not stat.S_ISDIR(os.stat(folder).st_mode):
-                    return True
-            except (FileNotFoundError, NotADirectoryError):
-                pass
-            folder = os.path.dirname(folder)
-        return False
+                f.write(_read_fd(src, None) or b"")
+            finally:
+                os.close(src)
+        return True
 
     async def _delete(self, key: str) -> None:
         await self._run(f"key {key!r}", self._remove_file, key)
 
     def _remove_file(self, key: str) -> None:
-        path = self._path(key)
-        try:
-            os.unlink(path)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
-            # Missing, under a value rather than a folder, or a folder (Linux says EISDIR, macOS
-            # EPERM): no value at this key, nothing to delete.
-            if os.path.isfile(path):
-                raise
+        folders, name = self._split(key)
+        chain = open_chain(self._root, folders, key, create=False)
+        if chain is None:
             return
-        self._prune(os.path.dirname(path))
+        try:
+            st = self._check_not_link(key, chain[-1], name)
+            if st is None or stat.S_ISDIR(st.st_mode):
+                return  # no value at this key, nothing to delete
+            _unlink_quietly(chain[-1], name)
+            _prune(chain, folders)
+        finally:
+            close_all(chain)
 
     async def _delete_dir(self, prefix: str) -> None:
         await self._run(f"prefix {prefix!r}", self._remove_tree, prefix)
 
     def _remove_tree(self, prefix: str) -> None:
-        path = self._path(prefix)
-        if path == self._root:
-            for entry in _scan(path):
-                _remove_entry(entry.path, entry.is_dir(follow_symlinks=False))
+        if not prefix:
+            fd = open_folder(self._root, [], prefix, create=False)
+            if fd is not None:
+                try:
+                    remove_tree_at(fd, None)
+                finally:
+                    os.close(fd)
+            return
+        folders, name = self._split(prefix)
+        chain = open_chain(self._root, folders, prefix, create=False)
+        if chain is None:
             return
         try:
-            st = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        if stat.S_ISREG(st.st_mode):
-            return  # a value, not a folder: nothing lies under "prefix/"
-        _remove_entry(path, stat.S_ISDIR(st.st_mode))
-        self._prune(os.path.dirname(path))
-
-    def _prune(self, folder: str) -> None:
-        """Remove ``folder`` and its parents while they are empty, stopping at the root."""
-        while folder != self._root and folder.startswith(self._root + os.sep):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                return  # not empty (or already gone, or busy): stop climbing
-            folder = os.path.dirname(folder)
+            st = lstat_at(chain[-1], name)
+            if st is None or stat.S_ISREG(st.st_mode):
+                return  # nothing, or a value: nothing lies under "prefix/"
+            if stat.S_ISLNK(st.st_mode):
+                raise link_refused(prefix, prefix, self._root)
+            remove_tree_at(chain[-1], name)
+            _prune(chain, folders)
+        finally:
+            close_all(chain)
 
     # --- listings --------------------------------------------------------------------------
 
@@ -272,153 +377,83 @@ class LocalStore(Store):
                 walker.close()
 
     async def _list_dir_pages(self, prefix: str) -> AsyncIterator[list[str]]:
-        names = await self._run(f"prefix {prefix!r}", lambda: _one_level(self._path(prefix)))
+        names = await self._run(f"prefix {prefix!r}", self._list_one_level, prefix)
         for start in range(0, len(names), PAGE_SIZE):
             yield names[start : start + PAGE_SIZE]
+
+    def _list_one_level(self, prefix: str) -> list[str]:
+        fd = self._prefix_folder(prefix)
+        if fd is None:
+            return []
+        try:
+            return list_folder(fd, TEMP_PREFIX)
+        finally:
+            os.close(fd)
 
 
 # --- file operations, run in worker threads ------------------------------------------------
 
 
-def _read(path: str, byte_range: ByteRequest | None) -> bytes | None:
+def _read_fd(fd: int, byte_range: ByteRequest | None) -> bytes | None:
     # Plain descriptor reads sized from fstat: one read call for a whole value, where a
     # buffered file object reads until it sees EOF (each call a GIL hand-off, which the event
     # loop and codec threads feel when hundreds of chunks are read at once).
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            return None
-        start, end = (
-            (0, st.st_size) if byte_range is None else resolve_range(byte_range, st.st_size)
-        )
-        if start >= end:
-            return b""
-        data = os.pread(fd, end - start, start)
-        if len(data) == end - start:
-            return data
-        # A short read (a file growing or shrinking under us, or a huge value): finish it.
-        parts = [data]
-        offset = start + len(data)
-        while offset < end:
-            more = os.pread(fd, end - offset, offset)
-            if not more:
-                break
-            parts.append(more)
-            offset += len(more)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return None  # a folder (or a FIFO, a device...): no value here
+    start, end = (0, st.st_size) if byte_range is None else resolve_range(byte_range, st.st_size)
+    if start >= end:
+        return b""
+    data = os.pread(fd, end - start, start)
+    if len(data) == end - start:
+        return data
+    # A short read (a file growing or shrinking under us, or a huge value): finish it.
+    parts = [data]
+    offset = start + len(data)
+    while offset < end:
+        more = os.pread(fd, end - offset, offset)
+        if not more:
+            break
+        parts.append(more)
+        offset += len(more)
+    return b"".join(parts)
 
 
-def _file_size(path: str) -> int | None:
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
-
-
-def _write_temp(folder: str, value: bytes) -> str:
-    tmp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+def _write_temp(dir_fd: int, value: bytes) -> str:
+    name = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    fd = os.open(name, _CREATE_FLAGS, 0o666, dir_fd=dir_fd)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(value)
     except BaseException:
-        _unlink_quietly(tmp)
+        _unlink_quietly(dir_fd, name)
         raise
-    return tmp
+    return name
 
 
-def _replace(key: str, tmp: str, path: str, store: LocalStore) -> None:
+def _replace(key: str, dir_fd: int, tmp: str, name: str, store: LocalStore) -> None:
     try:
-        os.replace(tmp, path)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except IsADirectoryError as exc:
         raise StoreError(f"cannot write key {key!r} in {store!r}: it is a folder of keys") from exc
 
 
-def _link_exclusive(key: str, tmp: str, path: str, store: LocalStore) -> bool:
-    try:
-        os.link(tmp, path, follow_symlinks=False)
-        return True
-    except FileExistsError:
-        if os.path.isdir(path) and not os.path.islink(path):
-            raise StoreError(
-                f"cannot write key {key!r} in {store!r}: it is a folder of keys"
-            ) from None
-        return False
-    except OSError as exc:
-        if exc.errno not in _NO_LINK_ERRNOS:
-            raise
-    # No hard links here: an exclusive create is still atomic between creators.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "wb") as f, open(tmp, "rb") as src:
-        shutil.copyfileobj(src, f)
-    return True
-
-
-def _unlink_quietly(path: str) -> None:
+def _unlink_quietly(dir_fd: int, name: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+        os.unlink(name, dir_fd=dir_fd)
 
 
-def _remove_entry(path: str, is_dir: bool) -> None:
-    if not is_dir:
-        _unlink_quietly(path)  # a value, or a symbolic link (removed, never followed)
-        return
-    # Like delete_dir on an object store: remove what is there now, and let a value a concurrent
-    # writer adds meanwhile survive (with the folders holding it) instead of failing the delete.
-    for folder, subfolders, files in os.walk(path, topdown=False):
-        for name in files:
-            _unlink_quietly(os.path.join(folder, name))
-        for name in subfolders:
-            sub = os.path.join(folder, name)
-            if os.path.islink(sub):
-                _unlink_quietly(sub)  # a link to a folder: removed, never followed
-            else:
-                _rmdir_if_empty(sub)
-    _rmdir_if_empty(path)
+def _prune(chain: list[int], folders: list[str]) -> None:
+    """Remove the folders of a key while they are empty, deepest first, never the root.
 
-
-def _rmdir_if_empty(path: str) -> None:
-    try:
-        os.rmdir(path)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY):
-            raise
-
-
-def _scan(folder: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(folder) as it:
-            return sorted(it, key=lambda e: e.name)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _is_key_entry(entry: os.DirEntry[str]) -> bool:
-    return not entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False)
-
-
-def _is_folder_entry(entry: os.DirEntry[str]) -> bool:
-    return entry.is_dir(follow_symlinks=False)
-
-
-def _walk_folder(folder: str, prefix: str) -> Iterator[str]:
-    """Every key below ``folder`` (whose key prefix is ``prefix``), depth first, in name order."""
-    for entry in _scan(folder):
-        key = f"{prefix}/{entry.name}" if prefix else entry.name
-        if _is_folder_entry(entry):
-            yield from _walk_folder(entry.path, key)
-        elif _is_key_entry(entry):
-            yield key
+    ``chain`` holds the descriptors of the root and of each folder (``chain[i]`` holds
+    ``folders[i]``), so each ``rmdir`` acts on the folder that was walked, never on a path.
+    """
+    for i in range(len(folders) - 1, -1, -1):
+        try:
+            os.rmdir(folders[i], dir_fd=chain[i])
+        except OSError:
+            return  # not empty (or already gone, or busy): stop climbing
 
 
 def _take(it: Iterator[str], n: int) -> list[str]:
@@ -428,7 +463,3 @@ def _take(it: Iterator[str], n: int) -> list[str]:
         if len(page) == n:
             break
     return page
-
-
-def _one_level(folder: str) -> list[str]:
-    return [e.name for e in _scan(folder) if _is_folder_entry(e) or _is_key_entry(e)]

@@ -29,6 +29,7 @@ cloudzarr does for consolidated metadata.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import secrets
@@ -43,6 +44,12 @@ _LOCK_ATTEMPTS = 64
 
 _MISSING = (FileNotFoundError, NotADirectoryError)
 
+# Values are opened and created relative to their folder's descriptor and never through a link
+# (a LocalStore walks to that folder without following links; see local_fs). O_NONBLOCK keeps
+# a FIFO planted where a value should be from blocking the open.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
 
 def file_version(st: os.stat_result, data: bytes) -> str:
     """The version token of a file whose stat is ``st`` and whose bytes are ``data``."""
@@ -55,12 +62,35 @@ def _read_all(fd: int) -> bytes:
         return f.read()
 
 
+def _open_parent(path: str) -> int | None:
+    try:
+        return os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except _MISSING:
+        return None
+
+
 def read_versioned(path: str) -> tuple[bytes, str] | None:
     """The bytes and version of the file at ``path``; None if it is missing or a folder."""
+    dir_fd = _open_parent(path)
+    if dir_fd is None:
+        return None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        return read_versioned_at(dir_fd, os.path.basename(path))
+    finally:
+        os.close(dir_fd)
+
+
+def read_versioned_at(dir_fd: int, name: str) -> tuple[bytes, str] | None:
+    """:func:`read_versioned` of ``name`` in the folder ``dir_fd`` (a link there is not
+    followed: it reads as missing)."""
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
     except (*_MISSING, IsADirectoryError):
         return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -71,27 +101,28 @@ def read_versioned(path: str) -> tuple[bytes, str] | None:
     return data, file_version(st, data)
 
 
-def _write_temp(folder: str, value: bytes, temp_prefix: str) -> str:
-    tmp = os.path.join(folder, f"{temp_prefix}{secrets.token_hex(8)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+def _write_temp(dir_fd: int, value: bytes, temp_prefix: str) -> str:
+    name = f"{temp_prefix}{secrets.token_hex(8)}"
+    fd = os.open(name, _CREATE_FLAGS, 0o666, dir_fd=dir_fd)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(value)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            os.unlink(name, dir_fd=dir_fd)
         raise
-    return tmp
+    return name
 
 
-def _open_for_lock(path: str) -> int:
+def _open_for_lock(dir_fd: int, name: str) -> int:
     # On NFS, flock is emulated with fcntl locks, and an exclusive one needs a descriptor open
     # for writing; a file we may not write (but may replace: that needs the folder only) is
-    # opened for reading, which local file systems accept.
+    # opened for reading, which local file systems accept. O_NONBLOCK: a FIFO must not block.
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
-        return os.open(path, os.O_RDWR)
+        return os.open(name, os.O_RDWR | flags, dir_fd=dir_fd)
     except PermissionError:
-        return os.open(path, os.O_RDONLY)
+        return os.open(name, os.O_RDONLY | flags, dir_fd=dir_fd)
 
 
 def replace_if_version(path: str, value: bytes, version: str, temp_prefix: str) -> bool:
@@ -99,18 +130,36 @@ def replace_if_version(path: str, value: bytes, version: str, temp_prefix: str) 
 
     Returns False, writing nothing, if the file is missing or holds another version.
     """
+    dir_fd = _open_parent(path)
+    if dir_fd is None:
+        return False
+    try:
+        return replace_if_version_at(dir_fd, os.path.basename(path), value, version, temp_prefix)
+    finally:
+        os.close(dir_fd)
+
+
+def replace_if_version_at(
+    dir_fd: int, name: str, value: bytes, version: str, temp_prefix: str
+) -> bool:
+    """:func:`replace_if_version` of ``name`` in the folder ``dir_fd``: the lock, the check and
+    the rename all act on that folder, never through a link."""
     for _ in range(_LOCK_ATTEMPTS):
         try:
-            fd = _open_for_lock(path)
+            fd = _open_for_lock(dir_fd, name)
         except (*_MISSING, IsADirectoryError):
             return False
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return False  # a link is never a value
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             locked = os.fstat(fd)
             if not stat.S_ISREG(locked.st_mode):
                 return False
             try:
-                current = os.stat(path)
+                current = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             except _MISSING:
                 return False  # deleted while we waited for the lock
             if (current.st_dev, current.st_ino) != (locked.st_dev, locked.st_ino):
@@ -118,17 +167,17 @@ def replace_if_version(path: str, value: bytes, version: str, temp_prefix: str) 
             if file_version(locked, _read_all(fd)) != version:
                 return False
             try:
-                tmp = _write_temp(os.path.dirname(path), value, temp_prefix)
+                tmp = _write_temp(dir_fd, value, temp_prefix)
             except _MISSING:
                 return False  # a delete_dir removed the key's folder: the key is gone
             try:
-                os.replace(tmp, path)
+                os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except _MISSING:
                 return False  # a delete_dir removed our temporary file and the key with it
             finally:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+                    os.unlink(tmp, dir_fd=dir_fd)
             return True
         finally:
             os.close(fd)  # releases the lock, after the rename
-    raise StoreError(f"cannot replace {path!r}: it kept being replaced while we waited to lock it")
+    raise StoreError(f"cannot replace {name!r}: it kept being replaced while we waited to lock it")

@@ -1,5 +1,12 @@
 """A store wrapper that retries transient failures with exponential backoff and jitter.
 
+Not needed for the S3, GCS and Azure stores: they retry every HTTP attempt in their request layer
+(:mod:`cloudzarr.storage.transport`, configured by ``storage.retries`` and the backoff keys) and
+raise a :class:`~cloudzarr.errors.TransientStoreError` only when that policy is exhausted, so
+wrapping them in ``RetryStore`` multiplies the attempts (up to ``(retries + 1) ** 2``). It remains
+for stores without their own policy (an fsspec filesystem, a test double such as
+:class:`~cloudzarr.storage.faults.FaultStore`).
+
 zarr-python has no retry layer; s3fs and gcsfs retry inside some calls only. ``RetryStore``
 retries every operation that raised a :class:`~cloudzarr.errors.TransientStoreError` (timeout,
 throttling, connection reset), waiting ``min(max_backoff, backoff * 2**attempt)`` scaled by a

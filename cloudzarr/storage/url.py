@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import numbers
 import os
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
@@ -40,6 +41,7 @@ class _FromURL(Protocol):
         storage_options: Mapping[str, Any] | None,
         read_only: bool,
         concurrency: int | None,
+        **timeouts: Any,
     ) -> Store: ...
 
 
@@ -65,6 +67,8 @@ def open_store(
     storage_options: Mapping[str, Any] | None = None,
     read_only: bool = False,
     concurrency: int | None = None,
+    connect_timeout: float | None = None,
+    request_timeout: float | None = None,
 ) -> Store:
     """Open the store a URL names.
 
@@ -82,6 +86,10 @@ def open_store(
     concurrency
         The most requests the store sends at once (see :class:`Store`). Not accepted with a
         store passed in, whose limiter is already made.
+    connect_timeout, request_timeout
+        Seconds to connect and for one request attempt (body included) of a cloud store
+        (S3, GCS, Azure); default the config keys ``storage.connect_timeout`` (5 s) and
+        ``storage.request_timeout`` (30 s). Refused for other stores.
 
     Returns
     -------
@@ -92,7 +100,8 @@ def open_store(
     InvalidArgumentError
         If ``concurrency`` is not a positive integer.
     InvalidStoreURLError
-        If the URL's protocol is unknown, or options are given that the store does not take.
+        If the URL's protocol is unknown, its query string carries a credential (``sig=``,
+        ``token=``...), or options are given that the store does not take.
     UnsupportedError
         If the store for the URL needs an extra that is not installed (``pip install
         "cloudzarr[s3]"``...).
@@ -133,6 +142,12 @@ def open_store(
         )
 
     protocol = _protocol(url)
+    timeouts = {"connect_timeout": connect_timeout, "request_timeout": request_timeout}
+    timeouts = {k: v for k, v in timeouts.items() if v is not None}
+    if timeouts and protocol not in _DEDICATED:
+        raise InvalidStoreURLError(
+            f"{', '.join(timeouts)} apply to the S3, GCS and Azure stores, not to {url!r}"
+        )
     if protocol is None and url[:5].lower() == "file:":
         protocol = "file"  # RFC 8089's file:/abs/path, with no "//"
     elif protocol is None:
@@ -165,6 +180,7 @@ def open_store(
             storage_options=storage_options,
             read_only=read_only,
             concurrency=concurrency,
+            **timeouts,
         )
     except ImportError as exc:
         # fsspec knows the protocol but its implementation needs a package (sftp: paramiko...).
@@ -203,9 +219,26 @@ def _after_scheme(url: str) -> str:
     return url.split(":", 1)[1]
 
 
+#: Query parameters that carry credentials (SAS signatures, signed URLs, tokens, keys).
+_SECRET_QUERY = re.compile(
+    r"(?:^|[?&;])(?:sig|signature|x-amz-signature|x-goog-signature|x-amz-credential|"
+    r"x-amz-security-token|secret|token|key|access_token|sv|se|sp|password|"
+    r"credential)=",
+    re.IGNORECASE,
+)
+
+
 def _refuse_credentials_in_url(url: str) -> None:
-    """Refuse ``scheme://user:password@host/...``: the URL is shown in reprs and error
-    messages, which must never carry a credential. The message shows the URL redacted."""
+    """Refuse ``scheme://user:password@host/...`` and a query string carrying a credential
+    (``?sig=...``, ``?token=...``): the URL is shown in reprs and error messages, and its
+    query would otherwise become part of the prefix and of object names. The message shows
+    the URL redacted."""
+    base, question, query = url.partition("?")
+    if question and _SECRET_QUERY.search("?" + query):
+        raise InvalidStoreURLError(
+            f"store URL {base + '?***'!r} carries a credential in its query string; pass "
+            "credentials in storage_options instead (they never appear in reprs or messages)"
+        )
     for part in url.split("::"):
         if "://" not in part:
             continue

@@ -8,7 +8,8 @@ A request/response exchange over the proxy therefore takes ``2 * delay`` plus th
 time, which is what ``cloudzarr bench`` must report.
 
 Use :func:`run_latency_proxy` from synchronous code (it runs the proxy on a thread of its own)
-or :class:`LatencyProxy` inside a running event loop.
+or :class:`LatencyProxy` inside a running event loop. :func:`run_on_thread` serves any proxy of
+this kind so (the fault proxy of :mod:`cloudzarr.tools.faultproxy` too).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Protocol
 
 _CHUNK = 256 * 1024
 
@@ -139,19 +141,17 @@ class LatencyProxy:
                 await sender
 
 
-@contextlib.contextmanager
-def run_latency_proxy(
-    target_host: str, target_port: int, *, delay: float = 0.025
-) -> Iterator[LatencyProxy]:
-    """Run a :class:`LatencyProxy` on a thread of its own for the duration of a ``with`` block.
+class _Served(Protocol):
+    async def start(self) -> None: ...
 
-    Examples
-    --------
-    >>> with run_latency_proxy("127.0.0.1", server_port, delay=0.025) as proxy:  # doctest: +SKIP
-    ...     fetch(proxy.url)  # every exchange now takes 50 ms more
-    """
+    async def stop(self) -> None: ...
+
+
+@contextlib.contextmanager
+def run_on_thread[P: _Served](proxy: P) -> Iterator[P]:
+    """Run ``proxy`` (anything with async ``start``/``stop``) on a thread and event loop of its
+    own for the duration of a ``with`` block, so it answers while the caller blocks."""
     loop = asyncio.new_event_loop()
-    proxy = LatencyProxy(target_host, target_port, delay=delay)
     started = threading.Event()
     failure: list[BaseException] = []
 
@@ -168,7 +168,7 @@ def run_latency_proxy(
         loop.run_until_complete(proxy.stop())
         loop.close()
 
-    thread = threading.Thread(target=serve, name="cloudzarr-latency-proxy", daemon=True)
+    thread = threading.Thread(target=serve, name=f"cloudzarr-{type(proxy).__name__}", daemon=True)
     thread.start()
     started.wait()
     if failure:
@@ -179,3 +179,18 @@ def run_latency_proxy(
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def run_latency_proxy(
+    target_host: str, target_port: int, *, delay: float = 0.025
+) -> Iterator[LatencyProxy]:
+    """Run a :class:`LatencyProxy` on a thread of its own for the duration of a ``with`` block.
+
+    Examples
+    --------
+    >>> with run_latency_proxy("127.0.0.1", server_port, delay=0.025) as proxy:  # doctest: +SKIP
+    ...     fetch(proxy.url)  # every exchange now takes 50 ms more
+    """
+    with run_on_thread(LatencyProxy(target_host, target_port, delay=delay)) as proxy:
+        yield proxy

@@ -145,8 +145,11 @@ async def test_out_of_bounds_index_raises() -> None:
 
 
 def test_unknown_dtype_raises() -> None:
-    with pytest.raises(UnsupportedDataTypeError, match=r"datetime64|M8"):
-        build_array_metadata(shape=(3,), dtype="datetime64[ns]")
+    # zarr-python refuses object too: it does not say which object codec stores it.
+    with pytest.raises(UnsupportedDataTypeError, match=r"object"):
+        build_array_metadata(shape=(3,), dtype=object)
+    with pytest.raises(UnsupportedDataTypeError, match=r"\(2,\)|subarray"):
+        build_array_metadata(shape=(3,), dtype="(2,)i4")
 
 
 async def test_strings_roundtrip_both_formats() -> None:

@@ -114,13 +114,18 @@ async def test_error_in_a_child_document_names_the_path() -> None:
     import pytest
 
     from cloudzarr.errors import InvalidMetadataError
+    from cloudzarr.metadata.unreadable import UnreadableNode
 
     store = MemoryStore()
     await build(store, outer=2, inner=1, arrays=1)
     await store.set("g1/h0/zarr.json", b"{not json")
     group = await AsyncGroup.open(store)
+    # The broken member is listed (it hides none of its siblings); opening it names it.
+    found = {p: n async for p, n in group.members(max_depth=None)}
+    assert "g1/h0" in found and "g0/h0" in found
+    assert isinstance(found["g1/h0"], UnreadableNode)
     with pytest.raises(InvalidMetadataError, match=r"g1/h0/zarr\.json"):
-        _ = [p async for p, _ in group.members(max_depth=None)]
+        await group.getitem("g1/h0")
 
 
 async def test_wide_group_beyond_the_task_budget_is_found_completely() -> None:

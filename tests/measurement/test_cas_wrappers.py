@@ -14,7 +14,6 @@ from cloudzarr.storage import (
     Store,
 )
 from cloudzarr.storage.base import Version
-from cloudzarr.storage.cloud import CloudStore, count_attempts
 from cloudzarr.storage.wrapper import StoreWrapper
 
 
@@ -103,16 +102,3 @@ async def test_refusal_without_retry_is_plain_false() -> None:
     inner.requests.reset()
     assert not await store.set_if_version("k", b"new", got[1])
     assert inner.requests.snapshot() == {"set_if_version": 1}  # no verifying read
-
-
-async def test_cloud_settles_a_refusal_after_a_client_retry(s3_store: CloudStore) -> None:
-    # The S3 SDK counts each HTTP attempt; one attempt refused is a plain False, several mean
-    # the refused request may be our own earlier attempt, settled by reading the key.
-    await s3_store.set("k", b"ours")
-    with count_attempts() as attempts:
-        assert await s3_store.get("k") == b"ours"
-    assert attempts == [1]
-    assert not await s3_store._settle_refused_retry("k", b"ours", 1)
-    assert await s3_store._settle_refused_retry("k", b"ours", 2)
-    with pytest.raises(AmbiguousWriteError, match="k"):
-        await s3_store._settle_refused_retry("k", b"theirs", 2)

@@ -190,7 +190,7 @@ def test_wrong_format_and_dtype() -> None:
     with pytest.raises(UnsupportedFormatError, match=r"grp/arr/\.zarray: zarr_format"):
         ArrayMetadataV2.from_dict(doc, key=KEY)
     doc = base_doc()
-    doc["dtype"] = "<M8[ns]"
+    doc["dtype"] = "<M8[ns5]"
     with pytest.raises(UnsupportedDataTypeError, match=r"grp/arr/\.zarray: dtype.*M8"):
         ArrayMetadataV2.from_dict(doc, key=KEY)
     doc = base_doc()

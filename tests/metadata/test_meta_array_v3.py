@@ -350,7 +350,7 @@ def test_constructor_accepts_user_spellings_of_dtypes() -> None:
     )
     assert meta.dtype == np.dtype("f8") and np.isnan(meta.fill_value)
     with pytest.raises(UnsupportedDataTypeError):
-        ArrayMetadataV3(shape=(2,), dtype="M8[s]", chunks=(2,), fill_value=0, codecs=())
+        ArrayMetadataV3(shape=(2,), dtype=object, chunks=(2,), fill_value=0, codecs=())
 
 
 @pytest.mark.parametrize(

@@ -253,3 +253,56 @@ def test_limiter_serves_several_event_loops() -> None:
     assert asyncio.run(use()) == 1
     assert asyncio.run(use()) == 1
     assert limiter.in_flight == 0
+
+
+async def test_limiter_shrinks_on_throttling_and_grows_back_additively() -> None:
+    limiter = Limiter(16)
+    epoch = limiter.epoch
+    limiter.throttled(epoch)
+    assert limiter.limit == 8
+    # Answers to requests sent before that cut do not cut again.
+    limiter.throttled(epoch)
+    assert limiter.limit == 8
+    limiter.throttled(limiter.epoch)
+    assert limiter.limit == 4
+    # About one slot per window of `limit` successes (each adds 1/window).
+    for _ in range(4):
+        limiter.succeeded()
+    assert limiter.limit == 4
+    limiter.succeeded()
+    assert limiter.limit == 5
+    for _ in range(200):
+        limiter.succeeded()
+    assert limiter.limit == 16
+    for _ in range(10):
+        limiter.throttled(limiter.epoch)
+    assert limiter.limit == 1
+    assert limiter.decreases == 12
+
+
+async def test_a_cut_limit_admits_fewer_and_a_grown_one_wakes_waiters() -> None:
+    limiter = Limiter(4)
+    limiter.throttled(limiter.epoch)
+    limiter.throttled(limiter.epoch)
+    assert limiter.limit == 1
+    release = asyncio.Event()
+    entered = 0
+
+    async def hold() -> None:
+        nonlocal entered
+        async with limiter:
+            entered += 1
+            await release.wait()
+
+    tasks = [asyncio.create_task(hold()) for _ in range(4)]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert entered == 1
+    for _ in range(20):  # grow back to 4 while the waiters wait
+        limiter.succeeded()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert entered == 4
+    release.set()
+    await asyncio.gather(*tasks)
+    assert limiter.in_flight == 0

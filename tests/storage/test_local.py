@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
+import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -359,3 +361,106 @@ async def test_writes_racing_delete_dir_never_fail(local_store: LocalStore) -> N
     await local_store.delete_dir("p")
     assert [k async for k in local_store.list()] == []
     assert list(local_store.root.iterdir()) == []
+
+
+# --- races with a process swapping folders for links -----------------------------------------
+
+
+async def test_folder_swapped_for_a_symlink_never_lets_a_write_out(
+    tmp_path: Path, outside: Path
+) -> None:
+    # A real attacker process keeps replacing root/d with a link to `outside` (then removing
+    # it) while this process writes, creates, reads and deletes thousands of keys under d/.
+    # Whatever each operation meets (the folder, the link, nothing), nothing outside the root
+    # may change. Against a store that checks a resolved path and then opens by path, this
+    # test finds files in `outside` on every run.
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    store = LocalStore(root)
+    attacker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).parent / "symlink_attacker.py"),
+        str(root),
+        "d",
+        str(outside),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert attacker.stdin is not None and attacker.stdout is not None
+    assert await attacker.stdout.readline() == b"ready\n"
+    refused = 0
+    done = 0
+
+    async def op(coro: Any) -> None:
+        nonlocal refused, done
+        try:
+            await coro
+            done += 1
+        except StoreError:  # InvalidKeyError when the link is met, or a vanished folder
+            refused += 1
+
+    try:
+        for batch in range(12):
+            keys = [f"d/k{batch}-{i}" for i in range(150)] + [
+                f"d/s/k{batch}-{i}" for i in range(50)
+            ]
+            await asyncio.gather(
+                *(op(store.set(k, b"x")) for k in keys),
+                *(op(store.set_if_not_exists(f"d/new{batch}-{i}", b"x")) for i in range(50)),
+                *(op(store.delete("d/secret")) for _ in range(10)),
+                *(op(store.get("d/secret")) for _ in range(10)),
+            )
+            await op(store.delete_dir("d/s"))
+    finally:
+        attacker.stdin.close()
+        swaps = int((await attacker.stdout.readline()).decode())
+        await attacker.wait()
+    print(f"{swaps} swaps, {done} operations done, {refused} refused")
+    assert _tree(outside) == {"secret": b"do not touch"}  # 0 escapes
+    assert done + refused == 12 * (200 + 50 + 20 + 1)
+    # The race was real: the attacker swapped many times, and some operations met the link.
+    assert swaps > 100
+    assert refused > 0
+    assert done > 0
+
+
+async def test_links_below_the_root_are_refused_even_pointing_inside(tmp_path: Path) -> None:
+    # A link inside the root to a folder inside the root is refused too: only a descriptor
+    # walk that follows no link at all is free of the check-then-open race.
+    root = tmp_path / "root"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "v").write_bytes(b"1")
+    (root / "alias").symlink_to(root / "real", target_is_directory=True)
+    store = LocalStore(root)
+    for coro in (store.get("alias/v"), store.set("alias/w", b"2"), store.exists("alias/v")):
+        with pytest.raises(InvalidKeyError, match="symbolic link at 'alias'"):
+            await coro
+    assert [k async for k in store.list()] == ["real/v"]
+    assert await store.get("real/v") == b"1"
+    await store.delete_dir("")
+    assert _tree(root) == {} and not (root / "alias").exists()
+
+
+async def test_deletes_remove_links_inside_never_what_they_point_to(
+    tmp_path: Path, outside: Path
+) -> None:
+    root = tmp_path / "root"
+    (root / "d" / "e").mkdir(parents=True)
+    (root / "d" / "e" / "v").write_bytes(b"1")
+    (root / "d" / "e" / "to-outside").symlink_to(outside, target_is_directory=True)
+    (root / "d" / "secret-link").symlink_to(outside / "secret")
+    store = LocalStore(root)
+    assert [k async for k in store.list()] == ["d/e/v"]  # links are not keys
+    await store.delete_dir("d")
+    assert not (root / "d").exists()
+    assert _tree(outside) == {"secret": b"do not touch"}
+
+
+async def test_a_fifo_where_a_value_should_be_reads_as_missing(local_store: LocalStore) -> None:
+    # Opening a FIFO for reading blocks until a writer comes; the store must not wait for one.
+    await local_store.set("a/v", b"1")
+    os.mkfifo(local_store.root / "a" / "fifo")
+    assert await local_store.get("a/fifo") is None
+    assert await local_store.get_with_version("a/fifo") is None
+    assert not await local_store.exists("a/fifo")
+    assert [k async for k in local_store.list()] == ["a/v"]

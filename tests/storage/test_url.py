@@ -167,3 +167,26 @@ def test_http_store_shows_its_url_once(url: str) -> None:
     store = open_store(url, read_only=True)
     assert store.url == url  # type: ignore[attr-defined]
     assert repr(store) == f"FsspecStore({url!r}, read_only=True)"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "az://container/data?sv=2024-01-01&sig=abc%3D",
+        "s3://bucket/p?X-Amz-Signature=deadbeef",
+        "gs://bucket/p?token=ya29.secret",
+        "https://host/p?secret=s3cr3t",
+        "s3://bucket/p?key=AKIAXXXX",
+    ],
+)
+def test_url_with_a_credential_in_its_query_is_refused(url: str) -> None:
+    with pytest.raises(InvalidStoreURLError, match="query string") as info:
+        open_store(url)
+    secret = url.split("=", 1)[1]
+    assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["memory://", "ftp://host/p", "file:///tmp/x"])
+def test_timeouts_are_refused_for_stores_without_them(url: str) -> None:
+    with pytest.raises(InvalidStoreURLError, match="request_timeout"):
+        open_store(url, request_timeout=1.0)

@@ -71,7 +71,7 @@ async def test_latency_figures_match_an_injected_delay() -> None:
 
 async def test_duration_mode_runs_for_the_time_given() -> None:
     store = LatencyStore(MemoryStore(), latency=0.005)
-    config = BenchConfig(ops=["get"], sizes=[10], concurrency=[2], duration=0.2)
+    config = BenchConfig(ops=["get"], sizes=[10], concurrency=[2], duration_per_cell=0.2)
     (record,) = await BenchRunner(store, config).run()
     assert record.wall_s >= 0.2
     # 2 workers, at least 5 ms a request, 0.2 s (plus the requests in flight at the end).
@@ -103,8 +103,8 @@ def test_cli_writes_json_and_plot_and_cleans_up(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "p50 ms" in result.output
-    rows: list[dict[str, Any]] = json.loads(out_json.read_text())
+    assert "ttfb p50" in result.output
+    rows: list[dict[str, Any]] = json.loads(out_json.read_text())["rows"]
     assert len(rows) == 3 * 2 * 2
     for row in rows:
         assert list(row)[: len(JSON_KEYS)] == list(JSON_KEYS)

@@ -37,7 +37,7 @@ def _moto_processes(port: int) -> list[int]:
             cmd = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"moto_fixtures._moto_main" in cmd and str(port).encode() in cmd:
+        if b"cloudzarr.tools._moto_main" in cmd and str(port).encode() in cmd:
             found.append(int(entry.name))
     return found
 
@@ -67,6 +67,11 @@ def test_demo_prints_the_guaranteed_request_counts_and_stops_everything() -> Non
     write = _row(out, "write dataset")
     # One document per node (the root too) and one object per chunk, each one PUT.
     assert _kinds(write[3]) == {"PutObject": nodes + 1 + chunks}
+
+    # The request figures: 24 GETs at each concurrency, each with a time to first byte.
+    gets = [line.split("│") for line in out.splitlines() if line.startswith("│ get ")]
+    assert [cells[4].strip() for cells in gets] == ["24", "24"]
+    assert all(cells[7].strip().endswith(("ms", "µs")) for cells in gets), gets
 
     cons = _row(out, "open + list, consolidated")
     # The whole hierarchy from one GET of the root document, nothing listed.

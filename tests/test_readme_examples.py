@@ -1,6 +1,6 @@
-"""The README's self-contained Python examples run as written, each in a fresh interpreter, as a
-newcomer would paste them: the "Using it" example (it starts its own S3 emulator, so it needs no
-account and no set-up) and the measuring wrappers' example (on memory://). Examples written
+"""The self-contained Python examples of the README and docs/ run as written, each in a fresh
+interpreter, as a newcomer would paste them: those that start their own S3 emulator (so they need
+no account and no set-up) and those on memory://. Examples written
 for a real cloud account (empty storage_options, "the usual AWS way") are not run here."""
 
 from __future__ import annotations
@@ -12,11 +12,16 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def _python_blocks() -> list[str]:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    pages = [README, *sorted((README.parent / "docs").glob("*.md"))]
+    blocks = [
+        b
+        for page in pages
+        for b in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.DOTALL)
+    ]
     return [b for b in blocks if "run_moto_server" in b or 'open_store("memory://")' in b]
 
 

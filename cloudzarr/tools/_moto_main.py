@@ -1,4 +1,4 @@
-"""Run moto's server with its backend scan cached: ``python -m moto_fixtures._moto_main -p PORT``.
+"""Run moto's server with its backend scan cached: ``python -m cloudzarr.tools._moto_main -p PORT``.
 
 moto re-lists its own package folders on every request to decide which backend serves a host
 (about 30 % of each request's time). The list cannot change while the server runs, so it is

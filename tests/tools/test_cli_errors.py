@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cloudzarr.tools.cli import _compared, _parse_options, cli
+from cloudzarr.tools.cli import cli
+from cloudzarr.tools.cli.common import parse_options as _parse_options
+from cloudzarr.tools.cli.demo_cmd import compared as _compared
 from moto_fixtures.servers import S3Server
 
 FAKE_SECRET = "NEWUSER-CLI-FAKE-SECRET-41d2"

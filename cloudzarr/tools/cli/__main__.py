@@ -1,0 +1,5 @@
+"""``python -m cloudzarr.tools.cli``."""
+
+from cloudzarr.tools.cli import main
+
+main()
