@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, str] = {
     "overhead": "benchmarks.bench_overhead",
     "dask": "benchmarks.bench_dask",
     "requests": "benchmarks.bench_requests",
+    "consolidated": "benchmarks.bench_consolidated",
 }
 
 #: Tiny-run arguments for modules that define no ``QUICK`` of their own.

@@ -36,6 +36,8 @@ key                            environment variable            default   meaning
 ``codec.max_shard_chunks``     ``CLOUDZARR_MAX_SHARD_CHUNKS``  2**22     inner chunks a shard
                                                                          may hold (its index:
                                                                          16 bytes each)
+``metadata.cas_attempts``      ``CLOUDZARR_CAS_ATTEMPTS``      32        tries of one metadata
+                                                                         compare-and-swap
 =============================  ==============================  ========  =======================
 """
 
@@ -85,6 +87,7 @@ def _settings() -> dict[str, Setting]:
         "metadata.max_depth": Setting("CLOUDZARR_MAX_METADATA_DEPTH", 128, int, minimum=8),
         "metadata.max_chunk_bytes": Setting("CLOUDZARR_MAX_CHUNK_BYTES", 2**32, int, minimum=1),
         "codec.max_shard_chunks": Setting("CLOUDZARR_MAX_SHARD_CHUNKS", 2**22, int, minimum=1),
+        "metadata.cas_attempts": Setting("CLOUDZARR_CAS_ATTEMPTS", 32, int, minimum=1),
     }
 
 

@@ -134,6 +134,12 @@ class ConsolidatedMetadataError(MetadataError):
     """Consolidated metadata is malformed or disagrees with the store."""
 
 
+class StaleConsolidatedMetadataError(ConsolidatedMetadataError):
+    """Consolidated metadata was demanded but cannot be trusted: a writer marked it pending
+    and has not finished (or died midway). Open without demanding it (the store is walked), or
+    rebuild it with ``consolidate_metadata``."""
+
+
 class UnsupportedError(CloudzarrError, NotImplementedError):
     """Something valid in principle that cloudzarr does not support."""
 
@@ -207,6 +213,7 @@ __all__ = [
     "NodeTypeError",
     "PreconditionFailedError",
     "ReadOnlyError",
+    "StaleConsolidatedMetadataError",
     "StoreError",
     "StoreNotFoundError",
     "StoreTimeoutError",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -67,6 +68,13 @@ def fsspec_local_store(tmp_path: Path) -> FsspecStore:
 async def _run_cas_workers(
     argvs: list[list[str]], options: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
+    # The workers import the cloudzarr under test (this checkout), not whichever one the
+    # interpreter's site-packages points at.
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -74,6 +82,7 @@ async def _run_cas_workers(
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            env=env,
         )
         for argv in argvs
     ]

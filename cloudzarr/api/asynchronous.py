@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from cloudzarr.api.arguments import (
@@ -32,7 +32,7 @@ from cloudzarr.errors import (
     NodeTypeError,
 )
 from cloudzarr.groups import consolidated as cm_ops
-from cloudzarr.groups.async_group import AsyncGroup, make_array, refresh_for_array
+from cloudzarr.groups.async_group import AsyncGroup, keep_holders_current, make_array
 from cloudzarr.groups.hierarchy import check_nodes, create_nodes, implicit_group
 from cloudzarr.groups.io import read_node
 from cloudzarr.groups.paths import normalize_path, shown
@@ -332,11 +332,12 @@ async def consolidate_metadata(
     zarr_format: int | None = None,
     *,
     storage_options: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AsyncGroup:
     """Walk the group at ``path`` in the store and write its consolidated metadata.
 
     Nested groups' consolidated metadata is ignored by the walk (so stale copies cannot leak
-    in) and rewritten from it.
+    in) and rewritten from it; pending marks left by writers are cleared.
 
     Parameters
     ----------
@@ -351,6 +352,9 @@ async def consolidate_metadata(
     storage_options
         The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
         (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+    progress
+        Called as ``progress(done, total)``: nodes found while walking (``total`` is 0 until
+        the walk ends), then once more when the documents are written.
 
     Returns
     -------
@@ -373,7 +377,7 @@ async def consolidate_metadata(
     check_format(zarr_format, allow_none=True)
     async with opened_store(store, storage_options=storage_options) as st:
         path = normalize_path(path)
-        meta = await cm_ops.consolidate(st, path, zarr_format)
+        meta = await cm_ops.consolidate(st, path, zarr_format, progress=progress)
         return AsyncGroup(st, path, meta)
 
 
@@ -401,6 +405,7 @@ async def create_hierarchy(
     nodes: Mapping[str, NodeMetadata],
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, AsyncArray | AsyncGroup]:
     """Create every node in ``nodes`` (path -> metadata) and the missing parent groups, in
     one concurrent wave of atomic creates under the store's limiter.
@@ -419,6 +424,8 @@ async def create_hierarchy(
     storage_options
         The backend's options when ``store`` is a URL, named as in s3fs, gcsfs and adlfs
         (``key``/``secret``/``endpoint_url``, ``token``, ``account_name``...).
+    progress
+        Called as ``progress(done, total)`` as each requested node's create completes.
 
     Returns
     -------
@@ -446,7 +453,7 @@ async def create_hierarchy(
     """
     parsed = _normalized_nodes(nodes)
     async with opened_store(store, storage_options=storage_options) as st:
-        written = await create_nodes(st, parsed, overwrite=overwrite)
+        written = await create_nodes(st, parsed, overwrite=overwrite, progress=progress)
         return {p: _wrap(st, p, written[p]) for p in sorted(written)}
 
 
@@ -644,7 +651,7 @@ async def open_array(
     async with opened_store(store, mode=mode, storage_options=storage_options, cache=cache) as st:
         try:
             return await AsyncArray.open(
-                st, normalize_path(path), zarr_format, on_metadata_written=refresh_for_array
+                st, normalize_path(path), zarr_format, metadata_guard=keep_holders_current
             )
         except ArrayNotFoundError:
             if mode != "a" or st.read_only or ("shape" not in kwargs and "data" not in kwargs):

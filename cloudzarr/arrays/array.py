@@ -15,6 +15,7 @@ import numpy as np
 from cloudzarr.arrays.async_array import AsyncArray
 from cloudzarr.arrays.attributes import Attributes
 from cloudzarr.arrays.selection_api import SyncSelectionMethods
+from cloudzarr.metadata.nodes_io import AttributesChange
 from cloudzarr.sync import sync
 from cloudzarr.syncface import SyncFace
 
@@ -67,8 +68,8 @@ class Array(
         """The attributes; assigning, deleting or updating writes the metadata at once."""
         return Attributes(self._async_array.metadata.attributes, self._write_attrs)
 
-    def _write_attrs(self, attributes: dict[str, Any]) -> Mapping[str, Any]:
-        sync(self._async_array.set_attributes(attributes))
+    def _write_attrs(self, change: AttributesChange) -> Mapping[str, Any]:
+        sync(self._async_array.change_attributes(change))
         return self._async_array.metadata.attributes
 
     def resize(self, new_shape: Sequence[int] | int) -> None:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-import operator
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
@@ -24,24 +23,21 @@ from cloudzarr.arrays.casting import castable
 from cloudzarr.arrays.chunk_io import ChunkIO, make_chunk_io
 from cloudzarr.arrays.extras import AsyncArrayExtras
 from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
+from cloudzarr.arrays.metadata_changes import ArrayMetadataChanges, MetadataGuard, MetadataHook
 from cloudzarr.arrays.selection_api import AsyncSelectionMethods, selection_kind
 from cloudzarr.errors import (
     ArrayNotFoundError,
     ArrayShapeError,
-    ContainsArrayError,
-    ContainsGroupError,
     IndexingError,
-    InvalidMetadataError,
     NodeTypeError,
     ReadOnlyError,
-    UnsupportedFormatError,
 )
+from cloudzarr.metadata import nodes_io
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.metadata.dtypes import is_string_dtype
 from cloudzarr.metadata.frozen import thaw
-from cloudzarr.metadata.jsonio import load_document
-from cloudzarr.metadata.node import parse_v2, parse_v3
+from cloudzarr.metadata.paths import doc_key, normalize_path, shown
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -50,19 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["ArrayMetadata", "AsyncArray", "MetadataHook", "normalize_path"]
 
 ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
-MetadataHook = Callable[["AsyncArray"], Awaitable[None]]
-
-_V3_DOC = "zarr.json"
-_V2_DOCS = (".zarray", ".zattrs", ".zgroup")
-
-
-def normalize_path(path: str) -> str:
-    """``"/a/b/"`` -> ``"a/b"``; the root is ``""``."""
-    return "/".join(p for p in str(path).split("/") if p)
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}/{name}" if path else name
 
 
 def _fill_value(metadata: ArrayMetadata) -> Any:
@@ -71,7 +54,7 @@ def _fill_value(metadata: ArrayMetadata) -> Any:
     return metadata.fill_value
 
 
-class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
+class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras, ArrayMetadataChanges):
     """A Zarr array (format 2 or 3) in a store, with an async API.
 
     Parameters
@@ -84,7 +67,10 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         The array's metadata (:class:`ArrayMetadataV3` or :class:`ArrayMetadataV2`).
     on_metadata_written
         Awaited with this array after it rewrites its metadata document (attributes update,
-        resize), so a group layer can keep consolidated metadata fresh.
+        resize).
+    metadata_guard
+        Entered around every rewrite of the metadata document (see :data:`MetadataGuard`),
+        so a group layer can keep consolidated metadata fresh, crash included.
 
     Notes
     -----
@@ -98,6 +84,7 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         metadata: ArrayMetadata,
         *,
         on_metadata_written: MetadataHook | None = None,
+        metadata_guard: MetadataGuard | None = None,
     ) -> None:
         if not isinstance(metadata, ArrayMetadataV2 | ArrayMetadataV3):
             raise NodeTypeError(
@@ -109,6 +96,7 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         self._metadata = metadata
         self._chunk_io: ChunkIO = make_chunk_io(metadata, self._path)
         self.on_metadata_written = on_metadata_written
+        self.metadata_guard = metadata_guard
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (AsyncArray, (self._store, self._path, self._metadata))
@@ -123,6 +111,7 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         zarr_format: int | None = None,
         *,
         on_metadata_written: MetadataHook | None = None,
+        metadata_guard: MetadataGuard | None = None,
     ) -> Self:
         """Open the array at ``path``, reading its metadata in one round of requests.
 
@@ -142,42 +131,21 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
             If the metadata is invalid (the message names the document and field).
         """
         path = normalize_path(path)
-        if zarr_format not in (None, 2, 3):
-            raise UnsupportedFormatError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
-        keys: list[str] = []
-        if zarr_format in (None, 3):
-            keys.append(_join(path, _V3_DOC))
-        if zarr_format in (None, 2):
-            keys.extend(_join(path, d) for d in _V2_DOCS)
-        values = dict(zip(keys, await asyncio.gather(*(store.get(k) for k in keys)), strict=True))
-        metadata = cls._parse_documents(path, values, store)
-        return cls(store, path, metadata, on_metadata_written=on_metadata_written)
-
-    @staticmethod
-    def _parse_documents(
-        path: str, values: Mapping[str, bytes | None], store: Store
-    ) -> ArrayMetadata:
-        shown = "/" + path
-        v3 = values.get(_join(path, _V3_DOC))
-        if v3 is not None:
-            key = _join(path, _V3_DOC)
-            node = parse_v3(load_document(v3, key), path)
-        else:
-            zarray, zattrs, zgroup = (values.get(_join(path, d)) for d in _V2_DOCS)
-            if zarray is None and zgroup is None:
-                # Worded as GroupNotFoundError's, which names the store too.
-                raise ArrayNotFoundError(
-                    f"no array at {shown!r}: no zarr.json or .zarray in {store!r}"
-                )
-            node = parse_v2(
-                None if zarray is None else load_document(zarray, _join(path, ".zarray")),
-                None if zgroup is None else load_document(zgroup, _join(path, ".zgroup")),
-                None if zattrs is None else load_document(zattrs, _join(path, ".zattrs")),
-                path,
+        node = await nodes_io.read_node_or_none(store, path, zarr_format)
+        if node is None:
+            # Worded as GroupNotFoundError's, which names the store too.
+            raise ArrayNotFoundError(
+                f"no array at {shown(path)!r}: no zarr.json or .zarray in {store!r}"
             )
         if not isinstance(node, ArrayMetadataV2 | ArrayMetadataV3):
-            raise NodeTypeError(f"node {shown!r} is a group, not an array")
-        return node
+            raise NodeTypeError(f"node {shown(path)!r} is a group, not an array")
+        return cls(
+            store,
+            path,
+            node,
+            on_metadata_written=on_metadata_written,
+            metadata_guard=metadata_guard,
+        )
 
     @classmethod
     async def create(
@@ -188,6 +156,7 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         overwrite: bool = False,
         *,
         on_metadata_written: MetadataHook | None = None,
+        metadata_guard: MetadataGuard | None = None,
     ) -> Self:
         """Write the array's own metadata documents and return the array.
 
@@ -196,8 +165,8 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         Parameters
         ----------
         overwrite
-            Delete whatever is under ``path`` first (chunks included). Without it the main
-            document is written with ``set_if_not_exists``.
+            Delete whatever is under ``path`` first (chunks included). Without it the node is
+            created atomically (:func:`cloudzarr.metadata.nodes_io.create_node`).
 
         Raises
         ------
@@ -206,38 +175,20 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         """
         path = normalize_path(path)
         # Built first: codecs the chunk I/O cannot handle are refused before anything is written.
-        array = cls(store, path, metadata, on_metadata_written=on_metadata_written)
-        docs = metadata.to_documents()
-        main = _V3_DOC if metadata.zarr_format == 3 else ".zarray"
+        array = cls(
+            store,
+            path,
+            metadata,
+            on_metadata_written=on_metadata_written,
+            metadata_guard=metadata_guard,
+        )
         if overwrite:
             await store.delete_dir(path)
-            await store.set_many({_join(path, k): v for k, v in docs.items()})
+            docs = metadata.to_documents()
+            await store.set_many({doc_key(path, k): v for k, v in docs.items()})
         else:
-            if main == ".zarray" and await store.exists(_join(path, ".zgroup")):
-                # A v2 group keeps no .zarray, so the atomic create below would not see it.
-                raise ContainsGroupError(f"a group already exists at path {path or '/'!r}")
-            if not await store.set_if_not_exists(_join(path, main), docs[main]):
-                await cls._raise_exists(store, path, main)
-            rest = {_join(path, k): v for k, v in docs.items() if k != main}
-            if rest:
-                await store.set_many(rest)
+            await nodes_io.create_node(store, path, metadata)
         return array
-
-    @staticmethod
-    async def _raise_exists(store: Store, path: str, main: str) -> None:
-        shown = path or "/"
-        if main == ".zarray":
-            raise ContainsArrayError(f"an array already exists at path {shown!r}")
-        existing = await store.get(_join(path, main))
-        node_type = None
-        if existing is not None:
-            try:
-                node_type = load_document(existing, _join(path, main)).get("node_type")
-            except ValueError:
-                node_type = None
-        if node_type == "group":
-            raise ContainsGroupError(f"a group already exists at path {shown!r}")
-        raise ContainsArrayError(f"an array already exists at path {shown!r}")
 
     # --- properties ------------------------------------------------------------------------
 
@@ -373,7 +324,7 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
         return min(indexer.nchunks, self._chunk_io.tasks_in_flight(self._store.limiter.size))
 
     def _chunk_key(self, coords: Sequence[int]) -> str:
-        return _join(self._path, self._metadata.chunk_key(coords))
+        return doc_key(self._path, self._metadata.chunk_key(coords))
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -494,99 +445,6 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras):
                 f"{where}: value of shape {arr.shape} cannot be broadcast to the selection's "
                 f"shape {shape}"
             ) from None
-
-    # --- metadata updates ------------------------------------------------------------------
-
-    async def _write_metadata(self, metadata: ArrayMetadata, *, attrs_only: bool = False) -> None:
-        try:
-            docs = metadata.to_documents()
-        except InvalidMetadataError as exc:
-            # Typically an attribute JSON cannot hold (a numpy scalar, NaN): say which array.
-            raise InvalidMetadataError(f"array {self.name!r}: {exc}") from None
-        if isinstance(metadata, ArrayMetadataV2):
-            attrs_key = _join(self._path, ".zattrs")
-            if attrs_only:
-                docs = {k: v for k, v in docs.items() if k == ".zattrs"}
-            if ".zattrs" not in docs:
-                await self._store.delete(attrs_key)
-        if docs:
-            await self._store.set_many({_join(self._path, k): v for k, v in docs.items()})
-        self._metadata = metadata
-        self._chunk_io = make_chunk_io(metadata, self._path)
-        if self.on_metadata_written is not None:
-            await self.on_metadata_written(self)
-
-    async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
-        """Merge ``new_attributes`` into the attributes and write the metadata."""
-        merged = {**thaw(self._metadata.attributes), **dict(new_attributes)}
-        await self._write_metadata(self._metadata.with_attributes(merged), attrs_only=True)
-        return self
-
-    async def set_attributes(self, attributes: Mapping[str, Any]) -> Self:
-        """Replace all attributes and write the metadata."""
-        await self._write_metadata(
-            self._metadata.with_attributes(dict(attributes)), attrs_only=True
-        )
-        return self
-
-    async def resize(self, new_shape: Sequence[int] | int) -> Self:
-        """Change the shape, deleting the chunks that fall wholly outside it.
-
-        Raises
-        ------
-        ArrayShapeError
-            If the number of dimensions changes or the shape is not integers.
-        InvalidMetadataError
-            If a dimension is negative.
-        ReadOnlyError
-            The store is read-only (raised before anything is read or written).
-        """
-        if self._store.read_only:
-            raise ReadOnlyError(f"array {self.name!r}: cannot resize, {self._store!r} is read-only")
-        new_shape = self._shape_argument(new_shape)
-        if len(new_shape) != self.ndim:
-            raise ArrayShapeError(
-                f"array {self.name!r}: cannot resize {self.ndim}-d array to shape {new_shape}"
-            )
-        try:
-            new_meta = self._metadata.with_shape(new_shape)
-        except InvalidMetadataError as exc:
-            raise InvalidMetadataError(f"array {self.name!r}: {exc}") from None
-        grid = self._metadata.chunks
-        new_grid = tuple(-(-n // c) for n, c in zip(new_shape, grid, strict=True))
-        doomed = [
-            _join(self._path, rel)
-            for rel, coords in await self._stored_chunks()
-            if any(c >= g for c, g in zip(coords, new_grid, strict=True))
-        ]
-        await _gather(self._store.delete(k) for k in doomed)
-        await self._clear_beyond(new_shape, new_grid)
-        await self._write_metadata(new_meta)
-        return self
-
-    def _shape_argument(self, new_shape: Any) -> tuple[int, ...]:
-        # operator.index refuses floats and bools: resize((3.7,)) must not become (3,).
-        items = (new_shape,) if isinstance(new_shape, int | np.integer) else new_shape
-        try:
-            if isinstance(items, str | bytes) or any(isinstance(n, bool) for n in items):
-                raise TypeError
-            return tuple(operator.index(n) for n in items)
-        except TypeError:
-            raise ArrayShapeError(
-                f"array {self.name!r}: new shape must be integers, got {new_shape!r}"
-            ) from None
-
-    async def _clear_beyond(self, new_shape: tuple[int, ...], new_grid: tuple[int, ...]) -> None:
-        # Chunks straddling a shrunk boundary keep values past it; growing the array again
-        # would bring them back. Reset that part to the fill value, as numpy's resize would.
-        grid = self._metadata.chunks
-        old = AsyncArray(self._store, self._path, self._metadata)
-        kept = tuple(min(o, g * c) for o, g, c in zip(self.shape, new_grid, grid, strict=True))
-        for d, (o, n, c) in enumerate(zip(self.shape, new_shape, grid, strict=True)):
-            if n < o and n % c:
-                sel = [slice(0, k) for k in kept]
-                sel[d] = slice(n, kept[d])
-                await old.setitem(tuple(sel), self.fill_value)
 
     # --- chunk inventory -------------------------------------------------------------------
 

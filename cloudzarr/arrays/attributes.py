@@ -1,11 +1,18 @@
-"""A mutable mapping of user attributes whose every change is persisted at once."""
+"""A mutable mapping of user attributes whose every change is persisted at once.
+
+Each change is sent as a *change* (set these keys, delete those, replace all), applied by
+compare-and-swap to the attributes as stored now (:mod:`cloudzarr.metadata.nodes_io`), so two
+processes setting different keys of one node both keep theirs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from cloudzarr.metadata import nodes_io
 from cloudzarr.metadata.frozen import thaw
+from cloudzarr.metadata.nodes_io import AttributesChange
 
 __all__ = ["Attributes"]
 
@@ -18,8 +25,9 @@ class Attributes(dict[str, Any]):
     current
         The node's attributes now.
     write
-        Called with the complete new attributes after every change; it writes the node's
-        metadata document and returns the attributes as stored.
+        Called with the change (a function: stored attributes -> new attributes) after every
+        edit; it applies it to the stored document and returns the attributes as written, which
+        this mapping then shows (other writers' keys included).
 
     Notes
     -----
@@ -29,41 +37,35 @@ class Attributes(dict[str, Any]):
     """
 
     def __init__(
-        self, current: Mapping[str, Any], write: Callable[[dict[str, Any]], Mapping[str, Any]]
+        self, current: Mapping[str, Any], write: Callable[[AttributesChange], Mapping[str, Any]]
     ) -> None:
         super().__init__(thaw(current))
         self._write = write
 
-    def _commit(self, new: dict[str, Any]) -> None:
-        stored = self._write(new)
+    def _commit(self, change: AttributesChange) -> None:
+        stored = self._write(change)
         super().clear()
         super().update(thaw(stored))
 
     def __setitem__(self, key: str, value: Any) -> None:
-        new = dict(self)
-        new[key] = value
-        self._commit(new)
+        self._commit(nodes_io.merge({key: value}))
 
     def __delitem__(self, key: str) -> None:
         if key not in self:
             raise KeyError(key)
-        new = dict(self)
-        del new[key]
-        self._commit(new)
+        self._commit(nodes_io.remove(key))
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """Set many attributes in one metadata write."""
-        new = dict(self)
-        new.update(*args, **kwargs)
-        self._commit(new)
+        self._commit(nodes_io.merge(dict(*args, **kwargs)))
 
     def put(self, attributes: Mapping[str, Any]) -> None:
         """Replace all attributes in one metadata write."""
-        self._commit(dict(attributes))
+        self._commit(nodes_io.replace_all(attributes))
 
     def clear(self) -> None:
         """Remove every attribute in one metadata write."""
-        self._commit({})
+        self._commit(nodes_io.replace_all({}))
 
     def pop(self, key: str, *default: Any) -> Any:
         """Remove ``key`` and return its value (one metadata write)."""

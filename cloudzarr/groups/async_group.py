@@ -14,29 +14,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Self, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from cloudzarr.api.arguments import check_format, check_max_depth, prepare_array
 from cloudzarr.errors import (
     ConsolidatedMetadataError,
     ContainsArrayError,
     ContainsGroupError,
-    GroupNotFoundError,
-    InvalidArgumentError,
     NodeNotFoundError,
     NodeTypeError,
     ReadOnlyError,
 )
 from cloudzarr.groups import consolidated as cm_ops
+from cloudzarr.groups.changes import GroupChanges, keep_holders_current
 from cloudzarr.groups.convenience import AsyncGroupShortcuts
 from cloudzarr.groups.discovery import walk
 from cloudzarr.groups.hierarchy import create_nodes
 from cloudzarr.groups.io import read_node_or_none
-from cloudzarr.groups.move import move_node
 from cloudzarr.groups.paths import (
     ancestors,
-    doc_key,
     join_path,
+    member_path,
     normalize_path,
     relative_to,
     shown,
@@ -45,8 +43,6 @@ from cloudzarr.groups.tree import TreeText, render_tree
 from cloudzarr.metadata.frozen import thaw
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.info import GroupInfo
-from cloudzarr.metadata.jsonio import dump_document, load_document
-from cloudzarr.metadata.node import parse_v3
 from cloudzarr.metadata.unreadable import UnreadableNode
 from cloudzarr.storage.base import Store
 
@@ -56,22 +52,14 @@ if TYPE_CHECKING:
     from cloudzarr.metadata.node import NodeMetadata
 
 
-async def refresh_for_array(array: AsyncArray) -> None:
-    """Bring ancestors' consolidated metadata up to date after ``array`` rewrote its metadata."""
-    holders = await cm_ops.fetch_holders(array.store, ancestors(array.path), array.zarr_format)
-    await cm_ops.update_holders(
-        array.store, array.zarr_format, holders, added={array.path: array.metadata}
-    )
-
-
 def make_array(store: Store, path: str, metadata: NodeMetadata) -> AsyncArray:
     """An :class:`AsyncArray` whose metadata writes keep consolidated metadata current."""
     from cloudzarr.arrays.async_array import AsyncArray
 
-    return AsyncArray(store, path, metadata, on_metadata_written=refresh_for_array)  # type: ignore[arg-type]
+    return AsyncArray(store, path, metadata, metadata_guard=keep_holders_current)  # type: ignore[arg-type]
 
 
-class AsyncGroup(AsyncGroupShortcuts):
+class AsyncGroup(AsyncGroupShortcuts, GroupChanges):
     """A Zarr group (format 2 or 3) in a store, with an async API.
 
     Parameters
@@ -333,7 +321,7 @@ class AsyncGroup(AsyncGroupShortcuts):
             yield name
 
     async def _lookup(self, path: str) -> NodeMetadata | None:
-        rel = _member_path(path)
+        rel = member_path(path)
         cm = self.metadata.consolidated_metadata
         if cm is not None:
             return cm.get(rel)
@@ -419,7 +407,7 @@ class AsyncGroup(AsyncGroupShortcuts):
         ContainsGroupError, ContainsArrayError
             Something exists there (without ``overwrite``), or a parent is an array.
         """
-        path = join_path(self._path, _member_path(name))
+        path = join_path(self._path, member_path(name))
         meta: GroupMetadata = (
             GroupMetadataV3(attributes=attributes or {})
             if self.zarr_format == 3
@@ -482,7 +470,7 @@ class AsyncGroup(AsyncGroupShortcuts):
         ContainsArrayError, ContainsGroupError
             Something exists there (without ``overwrite``), or a parent is an array.
         """
-        path = join_path(self._path, _member_path(name))
+        path = join_path(self._path, member_path(name))
         fmt = self.zarr_format if zarr_format is None else zarr_format
         meta, values = prepare_array(
             "create_array", shape=shape, dtype=dtype, data=data, zarr_format=fmt, kwargs=kwargs
@@ -535,144 +523,6 @@ class AsyncGroup(AsyncGroupShortcuts):
             )
         return node
 
-    async def delitem(self, name: str) -> None:
-        """Delete the member ``name`` and everything below it.
-
-        Costs one lookup (none with consolidated metadata), then one round: the subtree
-        deletion together with the GETs of the ancestors' consolidated metadata, then their
-        update if any hold some.
-
-        Raises
-        ------
-        NodeNotFoundError
-            Nothing is there (nothing is deleted).
-        """
-        self._check_writable()
-        rel = _member_path(name)
-        if await self._lookup(rel) is None:
-            raise NodeNotFoundError(f"no member {rel!r} in group {self.name!r}")
-        full = join_path(self._path, rel)
-        _, holders = await asyncio.gather(
-            self._store.delete_dir(full),
-            cm_ops.fetch_holders(self._store, ancestors(full), self.zarr_format),
-        )
-        await cm_ops.update_holders(self._store, self.zarr_format, holders, removed=[full])
-        self._remember({}, [full])
-
-    async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
-        """Merge ``new_attributes`` into the attributes and persist them (and every ancestor's
-        consolidated metadata that lists this group)."""
-        merged = {**thaw(self.metadata.attributes), **dict(new_attributes)}
-        return await self.set_attributes(merged)
-
-    async def set_attributes(self, attributes: Mapping[str, Any]) -> Self:
-        """Replace the attributes and persist them.
-
-        Format 3: one round of GETs (this group's ``zarr.json``, so its own consolidated
-        metadata is kept, and the ancestors'), then one round of writes. Format 2: the same,
-        writing ``.zattrs``.
-        """
-        self._check_writable()
-        attrs = dict(attributes)
-        path = self._path
-        fmt = self.zarr_format
-        writes: dict[str, bytes] = {}
-        deletes: list[str] = []
-        if fmt == 3:
-            own_key = doc_key(path, "zarr.json")
-
-            def stored_with_attrs(raw: bytes | None) -> GroupMetadataV3:
-                if raw is None:
-                    raise GroupNotFoundError(f"group {self.name!r} no longer exists")
-                stored = parse_v3(load_document(raw, own_key), path)
-                if not isinstance(stored, GroupMetadataV3):
-                    raise ContainsArrayError(f"an array now exists at {self.name!r}")
-                return stored.with_attributes(attrs)
-
-            def with_attrs(raw: bytes | None) -> bytes:
-                # Re-applied to a fresh read after a lost race: the group's own consolidated
-                # metadata, which other processes may be updating, is kept as it now is.
-                return stored_with_attrs(raw).to_documents()["zarr.json"]
-
-            own_attrs: dict[str, Any] = {}
-            if self._store.supports_compare_and_swap:
-                first, holders = await asyncio.gather(
-                    self._store.get_with_version(own_key),
-                    cm_ops.fetch_holders(self._store, ancestors(path), fmt),
-                )
-                new_meta: GroupMetadata = stored_with_attrs(None if first is None else first[0])
-                await cm_ops.swap_document(self._store, own_key, with_attrs, first=first)
-            else:
-                raw, holders = await asyncio.gather(
-                    self._store.get(own_key),
-                    cm_ops.fetch_holders(self._store, ancestors(path), fmt),
-                )
-                new_meta = stored_with_attrs(raw)
-                writes[own_key] = new_meta.to_documents()["zarr.json"]
-        else:
-            holders = await cm_ops.fetch_holders(self._store, [*ancestors(path), path], fmt)
-            new_meta = GroupMetadataV2(attributes=attrs)
-            if attrs:
-                writes[doc_key(path, ".zattrs")] = dump_document(attrs)
-            else:
-                deletes.append(doc_key(path, ".zattrs"))
-            own_attrs = {path: attrs}
-        await cm_ops.apply_updates(self._store, writes, deletes)
-        await cm_ops.update_holders(
-            self._store, fmt, holders, added={path: new_meta}, own_attributes=own_attrs
-        )
-        self.metadata = self.metadata.with_attributes(attrs)
-        return self
-
-    async def move(self, source: str, dest: str) -> None:
-        """Move the member ``source`` (and its subtree) to ``dest``, both relative to this group.
-
-        Object stores cannot rename, so this copies, then deletes. In order:
-
-        1. every key of the source subtree is read, and all but the node documents are written
-           under ``dest`` (chunks first, so a reader never finds a destination node whose data
-           is still arriving);
-        2. the nested node documents are written, then the destination's own document is
-           created atomically (this is the moment ``dest`` appears; a concurrent creator of
-           ``dest`` makes the move fail and the copies are removed), together with any
-           missing parent groups, and ancestors' consolidated metadata are switched from
-           ``source`` to ``dest``;
-        3. the source node's own document is deleted (``source`` disappears), then the rest of
-           its keys.
-
-        A reader midway may therefore see only ``source``; both complete copies (between 2 and
-        3); or only ``dest`` with leftover source chunk keys that belong to no node. It never
-        sees a ``dest`` node with missing chunks, unless the move failed midway (a store
-        error), in which case ``source`` is intact and rerunning the move after deleting
-        ``dest`` completes it.
-
-        Raises
-        ------
-        NodeNotFoundError
-            ``source`` does not exist.
-        ContainsGroupError, ContainsArrayError
-            Something exists at ``dest``.
-        """
-        self._check_writable()
-        src_rel, dst_rel = _member_path(source), _member_path(dest)
-        if dst_rel == src_rel or dst_rel.startswith(src_rel + "/"):
-            raise InvalidArgumentError(
-                f"cannot move {src_rel!r} into itself ({dst_rel!r}) in group {self.name!r}: "
-                "the destination is the source or lies inside it"
-            )
-        src, dst = join_path(self._path, src_rel), join_path(self._path, dst_rel)
-        meta, existing = await asyncio.gather(
-            read_node_or_none(self._store, src, self.zarr_format),
-            read_node_or_none(self._store, dst, self.zarr_format),
-        )
-        if meta is None:
-            raise NodeNotFoundError(f"no member {src_rel!r} in group {self.name!r}")
-        if existing is not None:
-            kind = ContainsArrayError if existing.node_type == "array" else ContainsGroupError
-            raise kind(f"cannot move to {shown(dst)!r}: a node exists there")
-        added = await move_node(self._store, src, dst, meta, existing=self._known_existing())
-        self._remember(added, [src])
-
     async def tree(self, level: int | None = None) -> TreeText:
         """A readable tree of the subtree, with array shapes and dtypes.
 
@@ -691,12 +541,3 @@ def _strip(node: NodeMetadata) -> NodeMetadata:
     if node.node_type == "group" and node.consolidated_metadata is not None:
         return node.with_consolidated(None)
     return node
-
-
-def _member_path(name: str) -> str:
-    rel = normalize_path(name)
-    if not rel:
-        raise InvalidArgumentError(
-            f"member path {name!r} is empty: it would name the group itself, not a member"
-        )
-    return rel

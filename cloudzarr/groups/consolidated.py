@@ -12,8 +12,9 @@ Concurrent writers. Within one process, changes to one holder are serialised by 
 store and path. Across processes (dask workers, parallel jobs) each holder document is read
 with its version (``get_with_version``) and written back with ``set_if_version``: a writer that
 lost the race reads the document again, applies its change to what the other wrote and tries
-again (at most :data:`CAS_ATTEMPTS` times, then :class:`~cloudzarr.errors.ConcurrentUpdateError`
-naming the key), so no entry is lost. Applying a change twice gives the same document, so a
+again (at most ``metadata.cas_attempts`` times, then
+:class:`~cloudzarr.errors.ConcurrentUpdateError` naming the key), so no entry is lost. Applying a
+change twice gives the same document, so a
 conditional write whose outcome was unknown (:class:`~cloudzarr.errors.AmbiguousWriteError`) is
 simply re-read and re-applied. This costs what the plain read and write cost (one GET carrying
 the ETag or generation, one conditional PUT) when nobody else writes.
@@ -50,34 +51,50 @@ root), and rewrites every nested group that holds consolidated metadata along wi
 from __future__ import annotations
 
 import asyncio
-import enum
-import random
-import weakref
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cloudzarr.errors import (
-    AmbiguousWriteError,
-    ConcurrentUpdateError,
     ConsolidatedMetadataError,
     ContainsArrayError,
     GroupNotFoundError,
-    InvalidMetadataError,
+    StaleConsolidatedMetadataError,
 )
 from cloudzarr.groups.discovery import walk
-from cloudzarr.groups.io import check_format, get_doc, get_docs
-from cloudzarr.groups.paths import ZMETADATA, doc_key, join_path, relative_to, shown
+from cloudzarr.groups.io import check_format, get_docs
+from cloudzarr.groups.paths import ZMETADATA, doc_key, join_path, shown
+from cloudzarr.groups.upkeep import (
+    Holder,
+    _holder_documents,
+    _strip,
+    apply_updates,
+    fetch_holders,
+    holder_from_doc,
+    is_pending,
+    pending_of_doc,
+    update_holders,
+)
 from cloudzarr.metadata.consolidated import ConsolidatedMetadata
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
-from cloudzarr.metadata.jsonio import dump_document, load_document
 from cloudzarr.metadata.node import parse_v2, parse_v3
+from cloudzarr.metadata.nodes_io import swap_document
 from cloudzarr.metadata.unreadable import UnreadableNode
-from cloudzarr.storage.base import Store, Version
+from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.group import GroupMetadata
     from cloudzarr.metadata.node import NodeMetadata
+
+__all__ = [
+    "Holder",
+    "apply_updates",
+    "consolidate",
+    "fetch_holders",
+    "holder_from_doc",
+    "open_group_metadata",
+    "swap_document",
+    "update_holders",
+]
 
 UseConsolidated = bool | str | None
 
@@ -136,6 +153,10 @@ async def open_group_metadata(
             raise ContainsArrayError(
                 f"no group at {shown(path)!r} in {store!r}: an array exists there"
             )
+        if node.consolidated_metadata is not None and is_pending(node):
+            if use_consolidated is True:
+                raise _stale(doc_key(path, "zarr.json"))
+            node = node.with_consolidated(None)
         if use_consolidated is True and node.consolidated_metadata is None:
             raise ConsolidatedMetadataError(
                 f"consolidated metadata requested with use_consolidated=True but not found in "
@@ -156,18 +177,28 @@ async def open_group_metadata(
                 f"consolidated metadata requested but {doc_key(path, cm_key)!r} does not exist"
             )
         return group
+    if pending_of_doc(cm_doc):
+        if use_consolidated is not None:
+            raise _stale(doc_key(path, cm_key))
+        return group
     cm = ConsolidatedMetadata.from_zmetadata(cm_doc, key=doc_key(path, cm_key))
     return group.with_consolidated(cm)
 
 
-def _strip(node: NodeMetadata) -> NodeMetadata:
-    if node.node_type == "group" and node.consolidated_metadata is not None:
-        return node.with_consolidated(None)
-    return node
+def _stale(key: str) -> StaleConsolidatedMetadataError:
+    return StaleConsolidatedMetadataError(
+        f"consolidated metadata in {key!r} is marked pending by a writer that has not finished "
+        "(or died midway), so it may not match the store; open without demanding it to walk "
+        "the store, or run consolidate_metadata to rebuild it"
+    )
 
 
 async def consolidate(
-    store: Store, path: str = "", zarr_format: int | None = None
+    store: Store,
+    path: str = "",
+    zarr_format: int | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GroupMetadata:
     """Rebuild the consolidated metadata of the group at ``path`` from the store and write it.
 
@@ -190,6 +221,8 @@ async def consolidate(
             # named instead of being dropped silently from the consolidated listing.
             node.raise_error()
         found[rel] = node
+        if progress is not None:
+            progress(len(found), 0)
     holders = [
         rel
         for rel, n in found.items()
@@ -211,300 +244,6 @@ async def consolidate(
         assert isinstance(nested, GroupMetadataV2 | GroupMetadataV3)
         writes.update(_holder_documents(join_path(path, rel), _strip(nested), cm.subtree(rel)))
     await store.set_many(writes)
+    if progress is not None:
+        progress(len(found), len(found))
     return group.with_consolidated(cm)
-
-
-def _holder_documents(path: str, group: NodeMetadata, cm: ConsolidatedMetadata) -> dict[str, bytes]:
-    """The document(s) that store ``cm`` for the group at ``path``."""
-    if isinstance(group, GroupMetadataV3):
-        return {doc_key(path, "zarr.json"): group.with_consolidated(cm).to_documents()["zarr.json"]}
-    assert isinstance(group, GroupMetadataV2)
-    return {doc_key(path, ZMETADATA): dump_document(cm.to_zmetadata(group))}
-
-
-# --- keeping ancestors current ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Holder:
-    """An ancestor group that holds consolidated metadata, as read before a change."""
-
-    path: str
-    group: GroupMetadataV2 | GroupMetadataV3
-    consolidated: ConsolidatedMetadata
-
-
-def holder_keys(paths: Iterable[str], zarr_format: int) -> dict[str, str]:
-    """The document to GET for each ancestor to learn whether it holds consolidated metadata."""
-    name = "zarr.json" if zarr_format == 3 else ZMETADATA
-    return {p: doc_key(p, name) for p in paths}
-
-
-def holder_from_doc(path: str, zarr_format: int, doc: Mapping[str, Any] | None) -> Holder | None:
-    """Interpret an ancestor's fetched document (see :func:`holder_keys`).
-
-    Raises
-    ------
-    ContainsArrayError-like errors are the caller's concern; here a format 3 array document
-    raises InvalidMetadataError naming the path.
-    """
-    if doc is None:
-        return None
-    if zarr_format == 3:
-        node = parse_v3(dict(doc), path)
-        if not isinstance(node, GroupMetadataV3):
-            raise InvalidMetadataError(f"{shown(path)!r} is an array, not a group")
-        if node.consolidated_metadata is None:
-            return None
-        return Holder(path, node.with_consolidated(None), node.consolidated_metadata)
-    key = doc_key(path, ZMETADATA)
-    cm = ConsolidatedMetadata.from_zmetadata(doc, key=key)
-    attrs = doc["metadata"].get(".zattrs") or {}
-    return Holder(path, GroupMetadataV2(attributes=attrs), cm)
-
-
-async def fetch_holders(store: Store, paths: Iterable[str], zarr_format: int) -> dict[str, Holder]:
-    """GET the consolidated-metadata documents of ``paths`` concurrently; keep the holders."""
-    keys = holder_keys(paths, zarr_format)
-    docs = await asyncio.gather(*(get_doc(store, k) for k in keys.values()))
-    out: dict[str, Holder] = {}
-    for p, doc in zip(keys, docs, strict=True):
-        holder = holder_from_doc(p, zarr_format, doc)
-        if holder is not None:
-            out[p] = holder
-    return out
-
-
-def updated_documents(
-    holders: Iterable[Holder],
-    *,
-    removed: Iterable[str] = (),
-    added: Mapping[str, NodeMetadata] | None = None,
-    own_attributes: Mapping[str, Mapping[str, Any]] | None = None,
-    present: Mapping[str, NodeMetadata] | None = None,
-) -> tuple[dict[str, bytes], list[str]]:
-    """The rewritten documents of ``holders`` after removing the subtrees at ``removed`` and
-    adding or replacing the nodes in ``added`` (store paths, absolute).
-
-    ``own_attributes`` gives new attributes for a holder itself (its ``.zmetadata`` repeats
-    a format 2 group's own ``.zattrs``). ``present`` are nodes found existing (a parent group
-    another writer created): listed only where a holder lacks them, never replacing an entry,
-    which may be newer than what was read.
-
-    Returns
-    -------
-    writes, deletes
-        Documents to store, and keys to delete: a holder whose consolidated metadata cannot
-        take the change (it lacks the new node's parent, say: it was already stale) is
-        invalidated -- its consolidated metadata is removed rather than left wrong.
-    """
-    removed = list(removed)
-    added = dict(added or {})
-    own_attributes = own_attributes or {}
-    present = present or {}
-    writes: dict[str, bytes] = {}
-    deletes: list[str] = []
-    for holder in holders:
-        cm: ConsolidatedMetadata | None = holder.consolidated
-        group: NodeMetadata = holder.group
-        changed = holder.path in own_attributes
-        if changed:
-            group = group.with_attributes(own_attributes[holder.path])
-        new = {
-            relative_to(p, holder.path): _strip(n)
-            for p, n in present.items()
-            if _below(p, holder.path) and relative_to(p, holder.path) not in holder.consolidated
-        }
-        new.update(
-            (relative_to(p, holder.path), _strip(n))
-            for p, n in added.items()
-            if _below(p, holder.path)
-        )
-        gone = [relative_to(p, holder.path) for p in removed if _below(p, holder.path)]
-        try:
-            for rel in gone:
-                assert cm is not None
-                cm = cm.without(rel)
-            if new:
-                assert cm is not None
-                cm = cm.with_nodes(new)
-        except ConsolidatedMetadataError:
-            cm = None
-        changed = changed or bool(new) or bool(gone)
-        if not changed:
-            continue
-        if cm is None:
-            if isinstance(group, GroupMetadataV3):
-                writes[doc_key(holder.path, "zarr.json")] = group.to_documents()["zarr.json"]
-            else:
-                deletes.append(doc_key(holder.path, ZMETADATA))
-            continue
-        writes.update(_holder_documents(holder.path, group, cm))
-    return writes, deletes
-
-
-async def apply_updates(store: Store, writes: Mapping[str, bytes], deletes: Iterable[str]) -> None:
-    """Store ``writes`` and delete ``deletes`` concurrently."""
-    await asyncio.gather(store.set_many(writes), *(store.delete(k) for k in deletes))
-
-
-_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, str], asyncio.Lock]]
-_LOCKS = weakref.WeakKeyDictionary()
-
-
-def _lock(store: Store, path: str) -> asyncio.Lock:
-    per_loop = _LOCKS.setdefault(asyncio.get_running_loop(), {})
-    key = (store.with_read_only(False) if store.read_only else store, path)
-    lock = per_loop.get(key)
-    if lock is None:
-        lock = per_loop[key] = asyncio.Lock()
-    return lock
-
-
-#: Read-modify-write attempts of one holder document before giving up. Each failed attempt
-#: means another writer's change landed, so this bounds only extreme contention.
-CAS_ATTEMPTS = 32
-
-
-async def update_holders(
-    store: Store,
-    zarr_format: int,
-    paths: Iterable[str],
-    *,
-    removed: Iterable[str] = (),
-    added: Mapping[str, NodeMetadata] | None = None,
-    own_attributes: Mapping[str, Mapping[str, Any]] | None = None,
-    present: Mapping[str, NodeMetadata] | None = None,
-) -> None:
-    """Apply a change to the consolidated metadata held at ``paths``.
-
-    ``removed``, ``added``, ``own_attributes`` and ``present`` are as for
-    :func:`updated_documents`.
-
-    The holders' documents are read again and rewritten under a per-store, per-path lock, so
-    concurrent changes made in this process (``asyncio.gather`` of two ``create_group`` calls,
-    say) never overwrite each other's entries; on a store with compare-and-swap each document
-    is read with its version and written back conditionally, so changes made by other processes
-    are not overwritten either (see the module notes). The callers learn which ancestors are
-    holders from a GET in their first round; the common case (no holder) costs nothing here.
-
-    Raises
-    ------
-    ConcurrentUpdateError
-        A holder document kept changing under this writer (:data:`CAS_ATTEMPTS` lost races).
-    """
-    ordered = sorted(set(paths))
-    if not ordered:
-        return
-    removed = list(removed)
-    change = _Change(removed, dict(added or {}), dict(own_attributes or {}), dict(present or {}))
-    locks = [_lock(store, p) for p in ordered]
-    for lock in locks:  # sorted order: no two callers wait on each other in a cycle
-        await lock.acquire()
-    try:
-        if store.supports_compare_and_swap:
-            await asyncio.gather(*(_swap_holder(store, zarr_format, p, change) for p in ordered))
-            return
-        holders = await fetch_holders(store, ordered, zarr_format)
-        writes, deletes = change.apply(holders.values())
-        await apply_updates(store, writes, deletes)
-    finally:
-        for lock in reversed(locks):
-            lock.release()
-
-
-@dataclass(frozen=True)
-class _Change:
-    """One change to consolidated metadata, re-appliable to a freshly read holder."""
-
-    removed: list[str]
-    added: dict[str, NodeMetadata]
-    own_attributes: dict[str, Mapping[str, Any]]
-    present: dict[str, NodeMetadata]
-
-    def apply(self, holders: Iterable[Holder]) -> tuple[dict[str, bytes], list[str]]:
-        return updated_documents(
-            holders,
-            removed=self.removed,
-            added=self.added,
-            own_attributes=self.own_attributes,
-            present=self.present,
-        )
-
-
-class _Delete(enum.Enum):
-    """What a :func:`swap_document` modifier returns to delete the document."""
-
-    DELETE = "delete"
-
-
-DELETE = _Delete.DELETE
-
-#: Turns a document's current bytes (None: missing) into its new bytes; None leaves it as it
-#: is, :data:`DELETE` deletes it (plainly: a missing document is never stale).
-Modify = Callable[[bytes | None], "bytes | _Delete | None"]
-
-_UNREAD: Any = object()
-
-
-async def swap_document(
-    store: Store,
-    key: str,
-    modify: Modify,
-    *,
-    first: tuple[bytes, Version] | None = _UNREAD,
-) -> None:
-    """Read ``key`` with its version, apply ``modify`` and write the result back only if
-    nobody changed the document meanwhile; on a lost race read again and re-apply.
-
-    ``first`` is a ``get_with_version`` result the caller already has (saving the first
-    read). ``modify`` must be idempotent: after an :class:`~cloudzarr.errors.AmbiguousWriteError`
-    it is applied to a document that may already carry its change.
-
-    Raises
-    ------
-    ConcurrentUpdateError
-        The document changed under this writer :data:`CAS_ATTEMPTS` times in a row.
-    """
-    got = first
-    for attempt in range(CAS_ATTEMPTS):
-        if attempt or got is _UNREAD:
-            got = await store.get_with_version(key)
-        raw = None if got is None else got[0]
-        new = modify(raw)
-        if new is DELETE:
-            await store.delete(key)
-            return
-        if new is None or new == raw:
-            return  # nothing to change, or the change is already there
-        try:
-            if await store.set_if_version(key, new, None if got is None else got[1]):
-                return
-        except AmbiguousWriteError:
-            pass  # read again: applying the change a second time is harmless
-        # Lost to another writer: back off a little (random, so racers spread out) and retry.
-        await asyncio.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))
-    raise ConcurrentUpdateError(
-        f"{key!r} in {store!r} changed under this writer {CAS_ATTEMPTS} times in a row; "
-        "the change was not applied"
-    )
-
-
-async def _swap_holder(store: Store, zarr_format: int, path: str, change: _Change) -> None:
-    """Apply ``change`` to the holder at ``path`` by compare-and-swap."""
-    key = holder_keys([path], zarr_format)[path]
-
-    def modify(raw: bytes | None) -> bytes | _Delete | None:
-        holder = (
-            None if raw is None else holder_from_doc(path, zarr_format, load_document(raw, key))
-        )
-        if holder is None:
-            return None  # the group, or its consolidated metadata, is gone: nothing to keep
-        writes, deletes = change.apply([holder])
-        return DELETE if deletes else writes.get(key)
-
-    await swap_document(store, key, modify)
-
-
-def _below(path: str, ancestor: str) -> bool:
-    return path != ancestor and (ancestor == "" or path.startswith(ancestor + "/"))

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from cloudzarr.errors import MetadataError
 from cloudzarr.groups.io import get_docs, node_from_v2_docs
 from cloudzarr.groups.paths import RESERVED_NAMES, V2_DOCS, V3_DOCS, doc_key, join_path
+from cloudzarr.groups.upkeep import is_pending
 from cloudzarr.metadata.node import parse_v3_bytes
 from cloudzarr.metadata.unreadable import UnreadableNode, node_type_of_v3_bytes
 from cloudzarr.storage.base import Store
@@ -119,7 +120,8 @@ class _Walk:
             return
         if node.node_type != "group" or not self._descend(depth):
             return
-        cm = node.consolidated_metadata
+        # A child whose consolidated metadata a writer marked pending is walked instead.
+        cm = None if is_pending(node) else node.consolidated_metadata
         if self.use_cm and cm is not None:
             remaining = None if self.max_depth is None else self.max_depth - depth - 1
             for sub, meta in cm.iter_nodes(remaining):

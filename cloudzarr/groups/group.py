@@ -7,12 +7,15 @@ only the dunder methods and what differs from "run the coroutine and return its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.attributes import Attributes
+from cloudzarr.groups import pending
 from cloudzarr.groups.async_group import AsyncGroup
+from cloudzarr.metadata.nodes_io import AttributesChange
 from cloudzarr.metadata.unreadable import UnreadableNode
 from cloudzarr.sync import sync
 from cloudzarr.syncface import SyncFace, to_sync
@@ -64,9 +67,21 @@ class Group(SyncFace, wraps=AsyncGroup, attr="_async_group"):
         """The attributes; ``attrs[k] = v``, ``del attrs[k]`` and ``update`` persist."""
         return Attributes(self._async_group.metadata.attributes, self._write_attrs)
 
-    def _write_attrs(self, attributes: dict[str, Any]) -> Mapping[str, Any]:
-        sync(self._async_group.set_attributes(attributes))
+    def _write_attrs(self, change: AttributesChange) -> Mapping[str, Any]:
+        sync(self._async_group.change_attributes(change))
         return self._async_group.metadata.attributes
+
+    @contextlib.contextmanager
+    def batch(self, *, progress: Callable[[int, int], None] | None = None) -> Iterator[Group]:
+        """``with group.batch():`` -- see :meth:`AsyncGroup.batch`."""
+        inner = self._async_group
+        inner._check_writable()
+        batch = pending.start_batch(inner.store, inner.zarr_format)
+        try:
+            yield self
+        finally:
+            pending.end_batch(batch)
+            sync(batch.commit(progress))
 
     def members(
         self, max_depth: int | None = 0, *, use_consolidated_for_children: bool = True

@@ -8,7 +8,11 @@ missing ancestor group it sends, all at once under the store's limiter:
   :class:`~cloudzarr.errors.ContainsGroupError` / :class:`~cloudzarr.errors.ContainsArrayError`;
 - for each ancestor, a GET of the document that tells whether it is an array (an error: nothing
   may live below an array) and whether it holds consolidated metadata (which is then updated in
-  a second, rare round; see :mod:`cloudzarr.groups.consolidated`).
+  a second, rare round; see :mod:`cloudzarr.groups.upkeep`).
+
+The ancestors known to exist are read in a first round, before the creates: a holder among them
+is marked pending (one swap) before any node is written, and updated and unmarked (one swap)
+after, so a writer killed midway leaves it untrusted rather than wrong.
 
 Ancestors the caller knows to exist (the group it writes through, and that group's ancestors)
 are only read, not created. A format 2 node whose attributes are not empty writes its
@@ -23,26 +27,24 @@ subtree is deleted first (an extra round), and that deletion is not undone on fa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cloudzarr.arrays.chunk_io import make_chunk_io
 from cloudzarr.errors import (
     ContainsArrayError,
-    ContainsGroupError,
+    NodeExistsError,
     NodeTypeError,
     UnsupportedFormatError,
 )
-from cloudzarr.groups.consolidated import (
-    Holder,
-    holder_from_doc,
-    update_holders,
-)
 from cloudzarr.groups.io import get_doc
 from cloudzarr.groups.paths import ZMETADATA, ancestors, doc_key, shown
+from cloudzarr.groups.pending import active_batch, begin_change, finish_change
+from cloudzarr.groups.upkeep import Holder, holder_from_doc
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.node import parse_v3
+from cloudzarr.metadata.nodes_io import create_node
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -97,54 +99,21 @@ class _Plan:
     found_parents: dict[str, NodeMetadata] = field(default_factory=dict)
 
 
-def _primary(node: NodeMetadata) -> str:
-    if node.zarr_format == 3:
-        return "zarr.json"
-    return ".zarray" if node.node_type == "array" else ".zgroup"
-
-
-def _exists_error(path: str, kind: str | None) -> Exception:
-    if kind == "array":
-        return ContainsArrayError(f"an array already exists at {shown(path)!r}")
-    return ContainsGroupError(f"a group already exists at {shown(path)!r}")
+async def _create_node(
+    store: Store, path: str, node: NodeMetadata, overwrite: bool, plan: _Plan
+) -> None:
+    if overwrite:
+        docs = node.to_documents()
+        await store.set_many({doc_key(path, n): d for n, d in docs.items()})
+        return
+    try:
+        plan.created_keys.extend(await create_node(store, path, node))
+    except NodeExistsError as exc:
+        plan.conflicts.append(exc)
 
 
 def _kind_of(doc: Mapping[str, Any] | None) -> str | None:
     return None if doc is None else str(doc.get("node_type"))
-
-
-async def _create_node(
-    store: Store, path: str, node: NodeMetadata, overwrite: bool, plan: _Plan
-) -> None:
-    docs = node.to_documents()
-    primary = _primary(node)
-    if overwrite:
-        await store.set_many({doc_key(path, n): d for n, d in docs.items()})
-        return
-    if node.zarr_format == 3:
-        key = doc_key(path, primary)
-        if await store.set_if_not_exists(key, docs[primary]):
-            plan.created_keys.append(key)
-            return
-        existing = await get_doc(store, key)
-        plan.conflicts.append(_exists_error(path, _kind_of(existing)))
-        return
-    other = ".zgroup" if primary == ".zarray" else ".zarray"
-    key = doc_key(path, primary)
-    created, other_doc = await asyncio.gather(
-        store.set_if_not_exists(key, docs[primary]), get_doc(store, doc_key(path, other))
-    )
-    if created:
-        plan.created_keys.append(key)
-    if not created or other_doc is not None:
-        kind = ("array" if primary == ".zarray" else "group") if not created else None
-        if other_doc is not None:
-            kind = "array" if other == ".zarray" else "group"
-        plan.conflicts.append(_exists_error(path, kind))
-        return
-    if ".zattrs" in docs:
-        await store.set(doc_key(path, ".zattrs"), docs[".zattrs"])
-        plan.created_keys.append(doc_key(path, ".zattrs"))
 
 
 async def _create_parent(store: Store, path: str, zarr_format: int, plan: _Plan) -> None:
@@ -211,6 +180,7 @@ async def create_nodes(
     existing: Iterable[str] = (),
     also_added: Mapping[str, NodeMetadata] | None = None,
     also_removed: Iterable[str] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, NodeMetadata]:
     """Write ``nodes`` (absolute paths -> metadata) and their missing parent groups.
 
@@ -229,6 +199,8 @@ async def create_nodes(
     also_added, also_removed
         More changes for the consolidated metadata upkeep (a move's copied subtree and its
         source), applied in the same update.
+    progress
+        Called as ``progress(done, total)`` as each requested node's create completes.
 
     Returns
     -------
@@ -251,33 +223,73 @@ async def create_nodes(
         parents.update(a for a in ancestors(path) if a not in nodes)
     to_create = sorted(parents - known)
     to_read = sorted(known - set(nodes))
-    if overwrite:
-        await asyncio.gather(*(store.delete_dir(p) for p in nodes if p))
-        if "" in nodes:
-            await store.delete_dir("")
     plan = _Plan()
+    # Round 1: the ancestors known to exist -- is one an array, does one hold consolidated
+    # metadata? Holders are marked pending before any node is written (see
+    # cloudzarr.groups.upkeep), so a writer dying from here on leaves them untrusted, not wrong.
+    batch = active_batch(store)
+    if batch is not None:
+        to_read = [p for p in to_read if p not in batch.marked]  # groups and holders, known
+    await _gather_all(store, plan, [_read_ancestor(store, p, zarr_format, plan) for p in to_read])
+    holders = [h.path for h in plan.holders]
+    token = await begin_change(store, zarr_format, holders)
+    counter = _Counter(len(nodes), progress)
+    try:
+        if overwrite:
+            await asyncio.gather(*(store.delete_dir(p) for p in nodes if p))
+            if "" in nodes:
+                await store.delete_dir("")
+        # Round 2: the atomic creates (and the missing parents, which tell whether another
+        # writer created one first and whether it holds consolidated metadata).
+        await _gather_all(
+            store,
+            plan,
+            [
+                *(
+                    _counted(_create_node(store, p, n, overwrite, plan), counter)
+                    for p, n in nodes.items()
+                ),
+                *(_create_parent(store, p, zarr_format, plan) for p in to_create),
+            ],
+        )
+    except BaseException:
+        # Nothing was created (or it was removed again): take the marks back, changing nothing.
+        await finish_change(store, zarr_format, holders, token)
+        raise
+    written: dict[str, NodeMetadata] = {**plan.created_parents, **nodes}
+    # Always: with no holder and no batch this costs nothing; a batch records the change.
+    await finish_change(
+        store,
+        zarr_format,
+        [h.path for h in plan.holders],
+        token,
+        removed=[*also_removed, *(nodes if overwrite else ())],
+        added={**written, **(also_added or {})},
+        present=plan.found_parents,
+    )
+    return written
+
+
+@dataclass
+class _Counter:
+    total: int
+    progress: Callable[[int, int], None] | None
+    done: int = 0
+
+
+async def _counted(coro: Awaitable[None], counter: _Counter) -> None:
+    await coro
+    counter.done += 1
+    if counter.progress is not None:
+        counter.progress(counter.done, counter.total)
+
+
+async def _gather_all(store: Store, plan: _Plan, coros: list[Any]) -> None:
+    """Run ``coros`` together; on any failure or conflict remove what ``plan`` created, raise."""
     # return_exceptions: a failed request must not leave sibling creates running unobserved;
     # every one finishes, then whatever this call created is removed before raising.
-    outcomes = await asyncio.gather(
-        *(_create_node(store, p, n, overwrite, plan) for p, n in nodes.items()),
-        *(_create_parent(store, p, zarr_format, plan) for p in to_create),
-        *(_read_ancestor(store, p, zarr_format, plan) for p in to_read),
-        return_exceptions=True,
-    )
+    outcomes = await asyncio.gather(*coros, return_exceptions=True)
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if errors or plan.conflicts:
         await asyncio.gather(*(store.delete(k) for k in plan.created_keys))
         raise (errors or plan.conflicts)[0]
-    written: dict[str, NodeMetadata] = {**plan.created_parents, **nodes}
-    if plan.holders:
-        removed = [*also_removed, *(nodes if overwrite else ())]
-        added = {**written, **(also_added or {})}
-        await update_holders(
-            store,
-            zarr_format,
-            [h.path for h in plan.holders],
-            removed=removed,
-            added=added,
-            present=plan.found_parents,
-        )
-    return written

@@ -1,67 +1,29 @@
-"""Node paths inside a store: normalisation, joining, ancestors, document keys."""
+"""Node paths: see :mod:`cloudzarr.metadata.paths` (kept here so existing imports work)."""
 
-from __future__ import annotations
+from cloudzarr.metadata.paths import (
+    RESERVED_NAMES,
+    V2_DOCS,
+    V3_DOCS,
+    ZMETADATA,
+    ancestors,
+    doc_key,
+    join_path,
+    member_path,
+    normalize_path,
+    relative_to,
+    shown,
+)
 
-from cloudzarr.errors import InvalidKeyError
-
-#: The documents that make up a node, by Zarr format.
-V3_DOCS = ("zarr.json",)
-V2_DOCS = (".zarray", ".zgroup", ".zattrs")
-ZMETADATA = ".zmetadata"
-#: Names in a listing that are documents, never children.
-RESERVED_NAMES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
-
-
-def normalize_path(path: str) -> str:
-    """Return ``path`` without leading or trailing slashes, validated.
-
-    Raises
-    ------
-    InvalidKeyError
-        If a segment is empty, ``.`` or ``..``.
-    """
-    if not isinstance(path, str):
-        raise InvalidKeyError(f"node path must be a str, got {type(path).__name__}")
-    stripped = path.strip("/")
-    if not stripped:
-        return ""
-    for segment in stripped.split("/"):
-        if segment in ("", ".", ".."):
-            raise InvalidKeyError(f"node path {path!r} has an invalid segment {segment!r}")
-    return stripped
-
-
-def join_path(base: str, rel: str) -> str:
-    """Join two normalised node paths."""
-    if not base:
-        return rel
-    if not rel:
-        return base
-    return f"{base}/{rel}"
-
-
-def relative_to(path: str, base: str) -> str:
-    """``path`` relative to its ancestor ``base``."""
-    if not base:
-        return path
-    if path == base:
-        return ""
-    return path[len(base) + 1 :]
-
-
-def ancestors(path: str) -> list[str]:
-    """Every group above ``path``, root first: ``"a/b/c"`` -> ``["", "a", "a/b"]``."""
-    if not path:
-        return []
-    parts = path.split("/")
-    return ["/".join(parts[:i]) for i in range(len(parts))]
-
-
-def doc_key(path: str, name: str) -> str:
-    """The store key of the document ``name`` of the node at ``path``."""
-    return f"{path}/{name}" if path else name
-
-
-def shown(path: str) -> str:
-    """A node path as shown in messages."""
-    return "/" + path
+__all__ = [
+    "RESERVED_NAMES",
+    "V2_DOCS",
+    "V3_DOCS",
+    "ZMETADATA",
+    "ancestors",
+    "doc_key",
+    "join_path",
+    "member_path",
+    "normalize_path",
+    "relative_to",
+    "shown",
+]

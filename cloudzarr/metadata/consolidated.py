@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cloudzarr.errors import ConsolidatedMetadataError, MetadataError
 from cloudzarr.metadata.frozen import thaw
+from cloudzarr.metadata.paths import join_path
 from cloudzarr.metadata.unreadable import UnreadableNode
 
 if TYPE_CHECKING:
@@ -115,14 +116,6 @@ def _parse_entry(raw: _Raw, path: str, zarr_format: int) -> NodeMetadata:
             result = result.with_consolidated(None)
         return result
     raise ConsolidatedMetadataError(f"consolidated metadata entry {path!r} is not a node document")
-
-
-def _join(prefix: str, rel: str) -> str:
-    if not prefix:
-        return rel
-    if not rel:
-        return prefix
-    return f"{prefix}/{rel}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,15 +257,15 @@ class ConsolidatedMetadata:
         return len(self._full_paths())
 
     def __contains__(self, path: object) -> bool:
-        return isinstance(path, str) and _join(self._prefix, path) in self._index.entries
+        return isinstance(path, str) and join_path(self._prefix, path) in self._index.entries
 
     def node_type(self, path: str) -> str | None:
         """``"array"``, ``"group"``, or None if ``path`` is not listed (no parsing)."""
-        return self._index.kinds.get(_join(self._prefix, path))
+        return self._index.kinds.get(join_path(self._prefix, path))
 
     def children(self, path: str = "") -> list[str]:
         """The names of the listed children of ``path`` (relative to this group), sorted."""
-        return list(self._index.children.get(_join(self._prefix, path), ()))
+        return list(self._index.children.get(join_path(self._prefix, path), ()))
 
     def get(self, path: str) -> NodeMetadata | None:
         """The metadata of the node at ``path``, or None if not listed.
@@ -284,7 +277,7 @@ class ConsolidatedMetadata:
         MetadataError
             If the entry is malformed (the message names its path).
         """
-        full = _join(self._prefix, path)
+        full = join_path(self._prefix, path)
         if full not in self._index.entries:
             return None
         node = self._index.raw_node(full)
@@ -300,7 +293,7 @@ class ConsolidatedMetadata:
 
     def subtree(self, path: str) -> ConsolidatedMetadata:
         """A view of the entries below the group at ``path`` (sharing this index)."""
-        return ConsolidatedMetadata(self._index, _join(self._prefix, path))
+        return ConsolidatedMetadata(self._index, join_path(self._prefix, path))
 
     def iter_nodes(
         self, max_depth: int | None = None
@@ -317,7 +310,7 @@ class ConsolidatedMetadata:
             try:
                 node = self.get(rel)
             except MetadataError as exc:
-                full = _join(self._prefix, rel)
+                full = join_path(self._prefix, rel)
                 kind = self._index.kinds.get(full, "unknown")
                 yield rel, UnreadableNode(full, kind, self._index.zarr_format, exc)
                 continue
@@ -481,7 +474,7 @@ def _flatten_v3(
 ) -> None:
     nested: list[tuple[str, Mapping[str, Any]]] = []
     for rel, doc in metadata.items():
-        path = _join(prefix, rel)
+        path = join_path(prefix, rel)
         if not isinstance(rel, str) or not rel or rel.startswith("/") or "//" in rel:
             raise ConsolidatedMetadataError(f"{where}: invalid node path {rel!r}")
         if not isinstance(doc, Mapping):

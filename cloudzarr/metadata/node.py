@@ -22,6 +22,7 @@ from cloudzarr.errors import (
 from cloudzarr.metadata.frozen import deep_freeze
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.jsonio import load_document
+from cloudzarr.metadata.paths import doc_key
 
 if TYPE_CHECKING:
     from cloudzarr.metadata.array_v2 import ArrayMetadataV2
@@ -92,16 +93,12 @@ def parse_v3_bytes(data: bytes, path: str) -> NodeMetadata:
     if cached is not None:
         _DOC_CACHE.move_to_end(raw)
         return cached
-    node = parse_v3(load_document(raw, _key(path, "zarr.json")), path)
+    node = parse_v3(load_document(raw, doc_key(path, "zarr.json")), path)
     if len(raw) <= _DOC_CACHE_MAX_BYTES:
         _DOC_CACHE[raw] = node
         if len(_DOC_CACHE) > _DOC_CACHE_SIZE:
             _DOC_CACHE.popitem(last=False)
     return node
-
-
-def _key(path: str, name: str) -> str:
-    return f"{path}/{name}" if path else name
 
 
 # What validation code may still raise on a document no check anticipated. The checks above
@@ -166,14 +163,14 @@ def parse_v3(doc: Mapping[str, Any], path: str) -> NodeMetadata:
                 3,
                 doc,
                 doc.get("attributes"),
-                lambda: ArrayMetadataV3.from_dict(doc, key=_key(path, "zarr.json")),
+                lambda: ArrayMetadataV3.from_dict(doc, key=doc_key(path, "zarr.json")),
             )
     except MetadataError as exc:
         raise _with_path(exc, path) from None
     except CloudzarrError:
         raise
     except _UNTYPED as exc:
-        raise _untyped(exc, _key(path, "zarr.json")) from exc
+        raise _untyped(exc, doc_key(path, "zarr.json")) from exc
     raise UnsupportedFormatError(
         f"node {shown_path(path)!r}: zarr.json has node_type {node_type!r}, "
         "expected 'array' or 'group'"
@@ -213,7 +210,7 @@ def parse_v2(
                 zarray,
                 zattrs or {},
                 lambda: ArrayMetadataV2.from_dict(
-                    zarray, attributes=zattrs or {}, key=_key(path, ".zarray")
+                    zarray, attributes=zattrs or {}, key=doc_key(path, ".zarray")
                 ),
             )
     except MetadataError as exc:
@@ -221,5 +218,5 @@ def parse_v2(
     except CloudzarrError:
         raise
     except _UNTYPED as exc:
-        raise _untyped(exc, _key(path, ".zarray" if zarray is not None else ".zgroup")) from exc
+        raise _untyped(exc, doc_key(path, ".zarray" if zarray is not None else ".zgroup")) from exc
     raise NodeNotFoundError(f"no .zarray or .zgroup at {shown_path(path)!r}")
