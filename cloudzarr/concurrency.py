@@ -9,9 +9,9 @@ before raising, so when it returns or raises, every request it started is over.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterable
 
-__all__ = ["gather"]
+__all__ = ["for_each", "gather"]
 
 
 async def gather[T](*awaitables: Awaitable[T]) -> list[T]:
@@ -41,3 +41,18 @@ async def gather[T](*awaitables: Awaitable[T]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def for_each[T](items: Iterable[T], func: Callable[[T], Awaitable[None]], limit: int) -> None:
+    """Await ``func(item)`` for every item, ``limit`` at a time, pulling items lazily.
+
+    A selection over a million chunks thus holds ``limit`` coroutines, not a million; the
+    first failure cancels the other workers (as :func:`gather`) and is raised.
+    """
+    iterator = iter(items)
+
+    async def worker() -> None:
+        for item in iterator:
+            await func(item)
+
+    await gather(*(worker() for _ in range(max(limit, 1))))

@@ -11,11 +11,10 @@ value is deleted rather than stored.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Sequence
+from typing import Any, Self
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from cloudzarr.arrays.extras import AsyncArrayExtras
 from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
 from cloudzarr.arrays.metadata_changes import ArrayMetadataChanges, MetadataGuard, MetadataHook
 from cloudzarr.arrays.selection_api import AsyncSelectionMethods, selection_kind
+from cloudzarr.concurrency import for_each
 from cloudzarr.errors import (
     ArrayNotFoundError,
     ArrayShapeError,
@@ -37,11 +37,9 @@ from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.metadata.dtypes import is_string_dtype
 from cloudzarr.metadata.frozen import thaw
+from cloudzarr.metadata.info import ArrayInfo
 from cloudzarr.metadata.paths import doc_key, normalize_path, shown
 from cloudzarr.storage.base import Store
-
-if TYPE_CHECKING:
-    from cloudzarr.metadata.info import ArrayInfo
 
 __all__ = ["ArrayMetadata", "AsyncArray", "MetadataHook", "normalize_path"]
 
@@ -371,7 +369,7 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras, ArrayMetadataChanges):
         async def one(proj: ChunkProjection) -> None:
             await self._chunk_io.read(self._store, self._chunk_key(proj.chunk_coords), proj, out)
 
-        await _for_each(indexer, one, self._workers(indexer))
+        await for_each(indexer, one, self._workers(indexer))
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -403,7 +401,7 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras, ArrayMetadataChanges):
         async def one(proj: ChunkProjection) -> None:
             await self._chunk_io.write(self._store, self._chunk_key(proj.chunk_coords), proj, value)
 
-        await _for_each(indexer, one, self._workers(indexer))
+        await for_each(indexer, one, self._workers(indexer))
 
     def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
         dtype = self.dtype
@@ -501,9 +499,6 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras, ArrayMetadataChanges):
 
         A mapping (``info["chunks"]``) that prints as a table, like a group's ``info``.
         """
-        # Imported here: the groups package imports this module.
-        from cloudzarr.metadata.info import ArrayInfo
-
         return ArrayInfo(
             {
                 "name": self.name,
@@ -557,34 +552,3 @@ def _has_ellipsis(selection: Any) -> bool:
     if selection is Ellipsis:
         return True
     return isinstance(selection, tuple) and any(s is Ellipsis for s in selection)
-
-
-async def _for_each[T](
-    items: Iterable[T], func: Callable[[T], Awaitable[None]], limit: int
-) -> None:
-    """Await ``func(item)`` for every item, ``limit`` at a time, pulling items lazily.
-
-    A selection over a million chunks thus holds ``limit`` coroutines, not a million; the
-    first failure cancels the other workers and is raised.
-    """
-    iterator = iter(items)
-
-    async def worker() -> None:
-        for item in iterator:
-            await func(item)
-
-    await _gather(worker() for _ in range(max(limit, 1)))
-
-
-async def _gather(coros: Any) -> None:
-    """Run every coroutine; on the first failure cancel the rest and raise it."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    if not tasks:
-        return
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

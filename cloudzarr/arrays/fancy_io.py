@@ -20,6 +20,7 @@ from cloudzarr.arrays.cpu import run_cpu
 from cloudzarr.arrays.fill import full_chunk
 from cloudzarr.arrays.indexing import ChunkProjection
 from cloudzarr.arrays.selection import CoordinateIndexer, FancyPart, OrthogonalIndexer
+from cloudzarr.concurrency import for_each
 from cloudzarr.errors import ChunkDecodeError
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ def _workers(array: AsyncArray, nchunks: int) -> int:
 
 async def read_selection(array: AsyncArray, indexer: Indexer) -> np.ndarray:
     """The selected elements as a new array of ``indexer.shape``."""
-    from cloudzarr.arrays.async_array import _for_each
-
     io = array._chunk_io
     coordinate = isinstance(indexer, CoordinateIndexer)
     out = io.empty((int(np.prod(indexer.shape, dtype=np.int64)),) if coordinate else indexer.shape)
@@ -52,7 +51,7 @@ async def read_selection(array: AsyncArray, indexer: Indexer) -> np.ndarray:
         await io.read(array.store, array._chunk_key(part.chunk_coords), proj, box)
         out[part.out] = box[part.pick]
 
-    await _for_each(indexer, one, _workers(array, indexer.nchunks))
+    await for_each(indexer, one, _workers(array, indexer.nchunks))
     return out.reshape(indexer.shape)
 
 
@@ -66,8 +65,6 @@ def _chunk_values(part: FancyPart, value: np.ndarray, coordinate: bool) -> np.nd
 
 async def write_selection(array: AsyncArray, indexer: Indexer, value: np.ndarray) -> None:
     """Write ``value`` (already of ``indexer.shape`` and the array's dtype) to the selection."""
-    from cloudzarr.arrays.async_array import _for_each
-
     io = array._chunk_io
     store = array.store
     coordinate = isinstance(indexer, CoordinateIndexer)
@@ -84,7 +81,7 @@ async def write_selection(array: AsyncArray, indexer: Indexer, value: np.ndarray
         proj = ChunkProjection(part.chunk_coords, part.chunk_index, (), part.is_complete)
         await io.write(store, key, proj, values)
 
-    await _for_each(indexer, one, _workers(array, indexer.nchunks))
+    await for_each(indexer, one, _workers(array, indexer.nchunks))
 
 
 async def _write_shard(

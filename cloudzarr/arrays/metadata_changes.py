@@ -12,7 +12,7 @@ import contextlib
 import operator
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import numpy as np
 
@@ -110,10 +110,8 @@ class ArrayMetadataChanges:
         return self.metadata_guard(self._as_array())
 
     def _as_array(self) -> AsyncArray:
-        from cloudzarr.arrays.async_array import AsyncArray  # the only class using this mixin
-
-        assert isinstance(self, AsyncArray)
-        return self
+        # AsyncArray is the only class this is mixed into.
+        return cast("AsyncArray", self)
 
     async def update_attributes(self, new_attributes: Mapping[str, Any]) -> Self:
         """Merge ``new_attributes`` into the attributes as stored now (one compare-and-swap).

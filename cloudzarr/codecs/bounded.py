@@ -31,6 +31,7 @@ import numpy as np
 from numcodecs.abc import Codec as Numcodec
 
 from cloudzarr.codecs.base import Buffer, as_uint8
+from cloudzarr.codecs.frames import decoded_nbytes
 from cloudzarr.errors import ChunkDecodeError
 
 __all__ = ["STREAM_STEP", "compress_bound", "decode_at_most", "decode_exact"]
@@ -114,8 +115,6 @@ def _too_big(name: str, announced: int, limit: int, exact: bool) -> ChunkDecodeE
 
 
 def _announced(codec_id: str, data: Buffer) -> int | None:
-    from cloudzarr.codecs.direct import decoded_nbytes  # direct.py imports this module
-
     return decoded_nbytes(codec_id, data)
 
 

@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from cloudzarr.api.arguments import check_format, check_max_depth, prepare_array
+from cloudzarr.arrays.arguments import prepare_array
 from cloudzarr.errors import (
     ConsolidatedMetadataError,
     ContainsArrayError,
@@ -28,9 +28,9 @@ from cloudzarr.errors import (
 from cloudzarr.groups import consolidated as cm_ops
 from cloudzarr.groups.changes import GroupChanges, keep_holders_current
 from cloudzarr.groups.convenience import AsyncGroupShortcuts
-from cloudzarr.groups.discovery import walk
+from cloudzarr.groups.discovery import check_max_depth, walk
 from cloudzarr.groups.hierarchy import create_nodes
-from cloudzarr.groups.io import read_node_or_none
+from cloudzarr.groups.io import check_format, read_node_or_none
 from cloudzarr.groups.paths import (
     ancestors,
     join_path,

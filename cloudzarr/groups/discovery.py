@@ -29,7 +29,7 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from cloudzarr.errors import MetadataError
+from cloudzarr.errors import InvalidArgumentError, MetadataError
 from cloudzarr.groups.io import get_docs, node_from_v2_docs
 from cloudzarr.groups.paths import RESERVED_NAMES, V2_DOCS, V3_DOCS, doc_key, join_path
 from cloudzarr.groups.upkeep import is_pending
@@ -145,6 +145,14 @@ class _Walk:
                 task.cancel()
             if self.tasks:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def check_max_depth(max_depth: object, *, name: str = "max_depth") -> None:
+    """Refuse a ``max_depth`` (or the argument ``name``) other than None or an int >= 0."""
+    if max_depth is None:
+        return
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
+        raise InvalidArgumentError(f"{name} must be None or an int >= 0, got {max_depth!r}")
 
 
 async def walk(

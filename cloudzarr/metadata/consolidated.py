@@ -100,16 +100,25 @@ class _Index:
         return node
 
 
-def _parse_entry(raw: _Raw, path: str, zarr_format: int) -> NodeMetadata:
-    from cloudzarr.metadata import node as node_mod
+#: The node parsers (``parse_v2``, ``parse_v3`` of :mod:`cloudzarr.metadata.node`), handed in
+#: by that module when it is imported; it imports this one, so this one cannot import it.
+_PARSERS: list[Any] = []
 
+
+def set_entry_parsers(parse_v2: Any, parse_v3: Any) -> None:
+    """Give consolidated metadata the functions that parse one node's documents."""
+    _PARSERS[:] = [parse_v2, parse_v3]
+
+
+def _parse_entry(raw: _Raw, path: str, zarr_format: int) -> NodeMetadata:
+    parse_v2, parse_v3 = _PARSERS
     if isinstance(raw, V2Entry):
-        return node_mod.parse_v2(raw.zarray, raw.zgroup, raw.zattrs, path)
+        return parse_v2(raw.zarray, raw.zgroup, raw.zattrs, path)
     if isinstance(raw, Mapping):
         if raw.get("node_type") == "group" and raw.get("consolidated_metadata") is not None:
             # Nested entries were flattened on load; the view attaches the subtree later.
             raw = {k: v for k, v in raw.items() if k != "consolidated_metadata"}
-        return node_mod.parse_v3(dict(raw), path)
+        return parse_v3(dict(raw), path)
     if getattr(raw, "node_type", None) in ("array", "group"):
         result: NodeMetadata = raw
         if result.node_type == "group" and result.consolidated_metadata is not None:

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from cloudzarr.errors import InvalidMetadataError, UnsupportedFormatError
+from cloudzarr.metadata.consolidated import ConsolidatedMetadata
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
 from cloudzarr.metadata.jsonio import check_json_value, dump_document
-
-if TYPE_CHECKING:
-    from cloudzarr.metadata.consolidated import ConsolidatedMetadata
 
 __all__ = ["GroupMetadata", "GroupMetadataV2", "GroupMetadataV3"]
 
@@ -104,8 +102,6 @@ class GroupMetadataV3:
         consolidated = None
         raw_cm = data.get("consolidated_metadata")
         if raw_cm is not None:
-            from cloudzarr.metadata.consolidated import ConsolidatedMetadata
-
             consolidated = ConsolidatedMetadata.from_dict(raw_cm, path=path)
         return cls(attributes=attributes, consolidated_metadata=consolidated, extra_fields=extra)
 

@@ -19,15 +19,15 @@ from cloudzarr.errors import (
     NodeNotFoundError,
     UnsupportedFormatError,
 )
+from cloudzarr.metadata import consolidated
+from cloudzarr.metadata.array_v2 import ArrayMetadataV2
+from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.metadata.frozen import deep_freeze
 from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
 from cloudzarr.metadata.jsonio import load_document
 from cloudzarr.metadata.paths import doc_key
 
 if TYPE_CHECKING:
-    from cloudzarr.metadata.array_v2 import ArrayMetadataV2
-    from cloudzarr.metadata.array_v3 import ArrayMetadataV3
-
     ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
     NodeMetadata = ArrayMetadataV2 | ArrayMetadataV3 | GroupMetadataV2 | GroupMetadataV3
 
@@ -157,8 +157,6 @@ def parse_v3(doc: Mapping[str, Any], path: str) -> NodeMetadata:
         if node_type == "group":
             return GroupMetadataV3.from_dict(doc, path=path)
         if node_type == "array":
-            from cloudzarr.metadata.array_v3 import ArrayMetadataV3
-
             return _array_cached(
                 3,
                 doc,
@@ -203,8 +201,6 @@ def parse_v2(
         if zgroup is not None:
             return GroupMetadataV2.from_dict(zgroup, zattrs or {}, path=path)
         if zarray is not None:
-            from cloudzarr.metadata.array_v2 import ArrayMetadataV2
-
             return _array_cached(
                 2,
                 zarray,
@@ -220,3 +216,8 @@ def parse_v2(
     except _UNTYPED as exc:
         raise _untyped(exc, doc_key(path, ".zarray" if zarray is not None else ".zgroup")) from exc
     raise NodeNotFoundError(f"no .zarray or .zgroup at {shown_path(path)!r}")
+
+
+# Consolidated metadata parses its entries with the parsers above when they are first used;
+# they are handed to it here, so that it (below this module) never imports it.
+consolidated.set_entry_parsers(parse_v2, parse_v3)

@@ -96,10 +96,13 @@ def _shown(path: str) -> str:
 # --- reading -------------------------------------------------------------------------------
 
 
-def check_format(zarr_format: int | None) -> None:
-    """Refuse a ``zarr_format`` other than 2, 3 or None."""
-    if zarr_format not in (2, 3, None):
-        raise UnsupportedFormatError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
+def check_format(zarr_format: object, *, allow_none: bool = True) -> None:
+    """Refuse a ``zarr_format`` other than 2, 3 (or None where detection is allowed)."""
+    if zarr_format is None and allow_none:
+        return
+    if isinstance(zarr_format, bool) or zarr_format not in (2, 3):
+        choices = "2, 3 or None" if allow_none else "2 or 3"
+        raise UnsupportedFormatError(f"zarr_format must be {choices}, got {zarr_format!r}")
 
 
 async def get_doc(store: Store, key: str) -> dict[str, Any] | None:

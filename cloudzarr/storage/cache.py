@@ -26,19 +26,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cloudzarr.errors import InvalidArgumentError
 from cloudzarr.storage.base import Store, Version
 from cloudzarr.storage.byte_range import ByteRequest, slice_bytes
+from cloudzarr.storage.disk_cache import MISSING, DiskCache
 from cloudzarr.storage.wrapper import StoreWrapper
-
-if TYPE_CHECKING:
-    from cloudzarr.storage.disk_cache import DiskCache
 
 __all__ = ["CacheLike", "CacheStats", "CacheStore", "MemoryCache", "with_cache"]
 
-_MISSING = object()
+_MISSING = MISSING  # the marker both caches answer with
 
 
 @dataclass
@@ -379,8 +377,6 @@ def with_cache(store: Store, cache: Any) -> Store:
     InvalidArgumentError
         ``cache`` is none of these.
     """
-    from cloudzarr.storage.disk_cache import DiskCache
-
     if cache is None or cache is False:
         return store
     if cache is True:

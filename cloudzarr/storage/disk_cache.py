@@ -32,10 +32,8 @@ __all__ = ["DiskCache"]
 _MAGIC = b"CZC1"
 
 
-def _missing_marker() -> Any:
-    from cloudzarr.storage.cache import _MISSING  # the marker both caches answer with
-
-    return _MISSING
+#: What both caches answer for a key they do not hold (None means "known missing").
+MISSING: Any = object()
 
 
 class DiskCache:
@@ -109,13 +107,13 @@ class DiskCache:
         try:
             blob = path.read_bytes()
         except FileNotFoundError:
-            return _missing_marker()
+            return MISSING
         if not blob.startswith(_MAGIC) or len(blob) < 9:
-            return _missing_marker()
+            return MISSING
         size = int.from_bytes(blob[4:8], "little")
         stored_token, flag = blob[8 : 8 + size], blob[8 + size : 9 + size]
         if stored_token != self.token(space, key):
-            return _missing_marker()
+            return MISSING
         with contextlib.suppress(FileNotFoundError):
             os.utime(path)  # recently used: evicted last
         return None if flag == b"0" else blob[9 + size :]
