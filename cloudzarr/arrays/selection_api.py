@@ -50,40 +50,29 @@ def _named(array: AsyncArray, exc: IndexingError) -> IndexingError:
 class AsyncSelectionMethods:
     """The selection methods of :class:`AsyncArray` (mixed in)."""
 
-    async def _fancy_get(self, selection: Any, kind: str) -> Any:
+    def _fancy_indexer(self, selection: Any, kind: str) -> Any:
+        """The indexer of a fancy selection (``kind``: oindex, vindex, coordinate or mask),
+        its errors naming the array."""
         array: AsyncArray = self  # type: ignore[assignment]
+        chunks = array.metadata.chunks
         try:
             if kind == "oindex":
-                indexer: Any = OrthogonalIndexer(selection, array.shape, array.metadata.chunks)
-            elif kind == "vindex":
-                indexer = _coordinate_or_mask(selection, array)
-            elif kind == "coordinate":
-                indexer = CoordinateIndexer(selection, array.shape, array.metadata.chunks)
-            else:
-                indexer = CoordinateIndexer(
-                    selection, array.shape, array.metadata.chunks, mask=True
-                )
+                return OrthogonalIndexer(selection, array.shape, chunks)
+            if kind == "vindex":
+                return _coordinate_or_mask(selection, array)
+            return CoordinateIndexer(selection, array.shape, chunks, mask=kind == "mask")
         except IndexingError as exc:
             raise _named(array, exc) from None
-        return await read_selection(array, indexer)
+
+    async def _fancy_get(self, selection: Any, kind: str) -> Any:
+        array: AsyncArray = self  # type: ignore[assignment]
+        return await read_selection(array, self._fancy_indexer(selection, kind))
 
     async def _fancy_set(self, selection: Any, value: Any, kind: str) -> None:
         array: AsyncArray = self  # type: ignore[assignment]
         if array.store.read_only:
             raise ReadOnlyError(f"array {array.name!r}: cannot write, {array.store!r} is read-only")
-        try:
-            if kind == "oindex":
-                indexer: Any = OrthogonalIndexer(selection, array.shape, array.metadata.chunks)
-            elif kind == "vindex":
-                indexer = _coordinate_or_mask(selection, array)
-            elif kind == "coordinate":
-                indexer = CoordinateIndexer(selection, array.shape, array.metadata.chunks)
-            else:
-                indexer = CoordinateIndexer(
-                    selection, array.shape, array.metadata.chunks, mask=True
-                )
-        except IndexingError as exc:
-            raise _named(array, exc) from None
+        indexer = self._fancy_indexer(selection, kind)
         prepared = np.ascontiguousarray(array._prepare_value(value, indexer.shape))
         await write_selection(array, indexer, prepared)
 
