@@ -130,10 +130,9 @@ def test_no_import_cycles_between_modules() -> None:
 
 @pytest.mark.parametrize("cloud", ["s3", "gcs", "azure"])
 def test_import_cloudzarr_loads_no_cloud_sdk(cloud: str) -> None:
+    import os
     import subprocess
     import sys
-
-    import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GCSFS_")}
     code = (
