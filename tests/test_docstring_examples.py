@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["cloudzarr.api.asynchronous", "cloudzarr.config"]
+MODULES = ["cloudzarr.api.asynchronous", "cloudzarr.api.hierarchy", "cloudzarr.config"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from cloudzarr.api import asynchronous as aapi
+from cloudzarr.api.stores import opened_store
 from cloudzarr.arrays.array import Array
 from cloudzarr.arrays.async_array import AsyncArray
 from cloudzarr.arrays.like import like_arguments
@@ -210,7 +211,7 @@ async def save_group(
     for name, values in arrays.items():
         if values.dtype.kind == "O":
             raise InvalidArgumentError(f"save_group: array {name!r} has dtype object")
-    async with aapi.opened_store(store, storage_options=storage_options) as st:
+    async with opened_store(store, storage_options=storage_options) as st:
         group = await aapi.create_group(
             st, path=path or "", zarr_format=zarr_format, overwrite=True
         )
