@@ -9,7 +9,8 @@ ramp           double the concurrency of small GETs until the store throttles (4
                throughput stops growing; reports the rate where throttling began
 hedging        the same 1 KiB GETs with hedging off, then on (``storage.hedge``): p50, p99, max,
                requests sent, hedges and hedges that won (cloud stores only)
-cache          reserved: cloudzarr has no read cache here yet
+cache          read the chunks of an array twice through a ``CacheStore``: the first pass fetches,
+               the second is served from memory (time, requests sent, hits and misses)
 =============  ===============================================================================
 
 Everything is written under a unique folder of the target, removed at the end (also on error).
@@ -32,7 +33,6 @@ from cloudzarr.errors import CloudzarrError, ThrottledError
 from cloudzarr.tools.bench_stats import format_ms, percentiles_ms
 
 WORKLOADS = ("open", "read-chunks", "shard-read", "create-race", "ramp", "hedging", "cache")
-RESERVED = {"cache": "cloudzarr has no read cache here yet"}
 
 
 def parse_workloads(text: str | None, *, hierarchy: bool = False) -> list[str]:
@@ -41,7 +41,7 @@ def parse_workloads(text: str | None, *, hierarchy: bool = False) -> list[str]:
     if hierarchy and "open" not in names:
         names.insert(0, "open")
     if names == ["all"]:
-        return [w for w in WORKLOADS if w not in RESERVED]
+        return list(WORKLOADS)
     unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
         raise ValueError(f"unknown --zarr workloads {unknown}; choose from {', '.join(WORKLOADS)}")
@@ -61,9 +61,6 @@ def run_zarr_workloads(
     from cloudzarr.tools.interrupt import run_interruptibly
 
     for name in names:
-        if name in RESERVED:
-            console.print(f"--zarr {name}: not available, {RESERVED[name]}", highlight=False)
-            continue
         if name == "open":
             run_hierarchy_bench(
                 target.url, target.storage_options, console, shape=shape, latency=latency
@@ -264,9 +261,41 @@ async def hedging_effect(
     return _table(f"hedging: {requests} GETs of 1 KiB, {concurrency} at once", rows)
 
 
+async def cache_effect(store: Any, *, n: int = 32, side: int = 128) -> Table:
+    """Read ``n`` chunks twice through a :class:`~cloudzarr.storage.cache.CacheStore`."""
+    from cloudzarr.api.asynchronous import create_array, open_array
+    from cloudzarr.storage.cache import CacheStore
+
+    data = np.arange(side * n * side, dtype="f4").reshape(side * n, side)
+    await create_array(store, name="a", data=data, chunks=(side, side))
+    cached = CacheStore(store, max_bytes=64 * 2**20)
+    array = await open_array(cached, path="a", mode="r")
+    regions = [(slice(i * side, (i + 1) * side), slice(0, side)) for i in range(n)]
+
+    def sent() -> int:  # cache_hit / cache_miss are counted beside the real requests
+        counts = store.requests.snapshot()
+        return sum(v for k, v in counts.items() if not k.startswith("cache_"))
+
+    rows = []
+    for label in ("first pass", "second pass"):
+        before = sent()
+        calls = [lambda r=r: array.getitem(r) for r in regions]
+        latencies, wall = await _timed_all(calls, 16)
+        p50, _, _ = percentiles_ms(latencies)
+        rows += [
+            (f"{label}: chunk p50", format_ms(p50)),
+            (f"{label}: wall", format_ms(wall)),
+            (f"{label}: requests to the store", str(sent() - before)),
+        ]
+    stats = cached.cache_stats
+    rows.append(("cache hits / misses", f"{stats.hits} / {stats.misses}"))
+    return _table(f"cache: {n} chunks of {side}x{side} float32 read twice, 16 at once", rows)
+
+
 _WORKLOADS: dict[str, Any] = {
     "read-chunks": read_chunks,
     "shard-read": shard_read,
     "create-race": create_race,
     "ramp": ramp,
+    "cache": cache_effect,
 }

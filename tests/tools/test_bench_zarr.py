@@ -21,7 +21,7 @@ from moto_fixtures.servers import S3Server
 
 def test_parse_workloads() -> None:
     assert parse_workloads("all") == [
-        "open", "read-chunks", "shard-read", "create-race", "ramp", "hedging",
+        "open", "read-chunks", "shard-read", "create-race", "ramp", "hedging", "cache",
     ]  # fmt: skip
     assert parse_workloads(None, hierarchy=True) == ["open"]
     with pytest.raises(ValueError, match="'fly'"):
@@ -80,3 +80,13 @@ async def test_hedging_sends_at_most_its_budget_more(s3_server: S3Server) -> Non
     sent = int(sent_on.split()[0])
     # The budget: at most 5 % more GETs than asked for.
     assert 200 <= sent <= 210, sent_on
+
+
+async def test_cache_workload_serves_the_second_pass_from_memory() -> None:
+    from cloudzarr.tools.bench_zarr import cache_effect
+
+    table = await cache_effect(MemoryStore(), n=8, side=16)
+    cells = dict(zip(table.columns[0].cells, table.columns[1].cells, strict=True))
+    assert cells["first pass: requests to the store"] == "8"
+    assert cells["second pass: requests to the store"] == "0"
+    assert cells["cache hits / misses"] == "8 / 8"
