@@ -6,6 +6,10 @@ The one place node paths are handled, for the metadata, arrays and groups layers
 from __future__ import annotations
 
 from cloudzarr.errors import InvalidArgumentError, InvalidKeyError
+from cloudzarr.storage.keys import join_key
+
+#: Node paths join as store keys do (normalised, no leading or trailing "/").
+join_path = join_key
 
 #: The documents that make up a node, by Zarr format.
 V3_DOCS = ("zarr.json",)
@@ -32,15 +36,6 @@ def normalize_path(path: str) -> str:
         if segment in ("", ".", ".."):
             raise InvalidKeyError(f"node path {path!r} has an invalid segment {segment!r}")
     return stripped
-
-
-def join_path(base: str, rel: str) -> str:
-    """Join two normalised node paths."""
-    if not base:
-        return rel
-    if not rel:
-        return base
-    return f"{base}/{rel}"
 
 
 def relative_to(path: str, base: str) -> str:
