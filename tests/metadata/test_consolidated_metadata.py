@@ -162,7 +162,7 @@ def test_large_document_is_parsed_lazily() -> None:
     flat.update({f"g{i}/h{j}/a{k}": ARR for i in range(10) for j in range(10) for k in range(10)})
     root = GroupMetadataV3(consolidated_metadata=ConsolidatedMetadata.from_nodes(flat))
     data = root.to_documents()["zarr.json"]
-    assert len(data) > 500_000
+    assert len(data) > 400_000  # compact JSON: consolidated documents are not indented
     parsed = GroupMetadataV3.from_dict(json.loads(data))
     cm = parsed.consolidated_metadata
     assert cm is not None and len(cm) == 1110
