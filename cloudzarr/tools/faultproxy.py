@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cloudzarr.tools.http1 import Message, ProtocolError, read_body, read_head, response
-from cloudzarr.tools.proxy import run_on_thread
+from cloudzarr.tools.proxy import LoopbackListener, run_on_thread
 
 Flavour = Literal["s3", "gcs", "azure"]
 
@@ -181,7 +181,7 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-class FaultProxy:
+class FaultProxy(LoopbackListener):
     """Forward HTTP/1.1 from 127.0.0.1 to ``target``, failing requests as :attr:`plan` says.
 
     Parameters
@@ -234,18 +234,6 @@ class FaultProxy:
         self._plan = plan
         self._random = random.Random(plan.seed)
         self._scheduled = 0
-
-    @property
-    def port(self) -> int:
-        """The port the proxy listens on."""
-        if self._server is None:
-            raise RuntimeError("the proxy is not started")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` of the proxy."""
-        return f"http://127.0.0.1:{self.port}"
 
     def reset_stats(self) -> None:
         """Zero :attr:`stats` and :attr:`peak_in_flight`."""

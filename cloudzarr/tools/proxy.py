@@ -23,7 +23,25 @@ from typing import Protocol
 _CHUNK = 256 * 1024
 
 
-class LatencyProxy:
+class LoopbackListener:
+    """What every proxy here shares: a server on 127.0.0.1, its port and URL."""
+
+    _server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the proxy listens on."""
+        if self._server is None:
+            raise RuntimeError("the proxy is not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the proxy."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+class LatencyProxy(LoopbackListener):
     """Forward TCP connections from 127.0.0.1 to ``target``, delaying each direction.
 
     Parameters
@@ -49,18 +67,6 @@ class LatencyProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Connections accepted since start.
         self.connections = 0
-
-    @property
-    def port(self) -> int:
-        """The port the proxy listens on."""
-        if self._server is None:
-            raise RuntimeError("the proxy is not started")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` of the proxy."""
-        return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
         """Listen on 127.0.0.1."""
