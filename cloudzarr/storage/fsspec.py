@@ -39,8 +39,6 @@ import asyncio
 import atexit
 import contextlib
 import os
-import threading
-import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Self
@@ -63,9 +61,22 @@ from cloudzarr.storage.byte_range import (
     RangeByteRequest,
     SuffixByteRequest,
 )
+from cloudzarr.storage.fsspec_support import (
+    _MEMORY_CREATE_LOCK,
+    LOCAL_TEMP_PREFIX,
+    _create_strategy,
+    _first_protocol,
+    _is_async_filesystem,
+    _is_temp,
+    _local_write,
+    _prune_empty_dirs,
+    _remove_empty_tree,
+)
 from cloudzarr.storage.keys import join_key
 from cloudzarr.storage.local_cas import read_versioned, replace_if_version
 from cloudzarr.storage.versions import content_version
+
+__all__ = ["FsspecStore"]
 
 #: Options that configure how a filesystem instance is made, not where it points; they are
 #: chosen per event loop by the store and left out of its configuration.
@@ -73,12 +84,6 @@ _INSTANCE_OPTIONS = frozenset(
     {"asynchronous", "loop", "skip_instance_cache", "use_listings_cache", "listings_expiry_time",
      "max_paths"}
 )  # fmt: skip
-
-#: Protocols whose async ``_pipe_file(mode="create")`` is one conditional request.
-_NATIVE_CREATE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
-
-#: Serialises create on fsspec's in-process memory filesystem (shared by every instance).
-_MEMORY_CREATE_LOCK = threading.Lock()
 
 #: Stores that have opened connections, closed at interpreter exit (see _close_at_exit).
 _CONNECTED: weakref.WeakSet[FsspecStore] = weakref.WeakSet()
@@ -100,35 +105,6 @@ def _close_at_exit() -> None:
 
 
 atexit.register(_close_at_exit)
-
-
-def _first_protocol(fs: Any) -> str:
-    protocol = fs.protocol
-    return protocol if isinstance(protocol, str) else protocol[0]
-
-
-def _is_async_filesystem(fs: Any) -> bool:
-    # A wrapper such as DirFileSystem is an AsyncFileSystem class but is only async when the
-    # filesystem it wraps (its ``fs``) is.
-    inner = getattr(fs, "fs", None)
-    if inner is not None and hasattr(inner, "async_impl"):
-        return bool(fs.async_impl and inner.async_impl)
-    return bool(getattr(fs, "async_impl", False))
-
-
-def _create_strategy(fs: Any) -> str:
-    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
-    if "memory" in protocols:
-        return "memory"
-    if "file" in protocols or "local" in protocols:
-        return "local"
-    if getattr(fs, "async_impl", False) and protocols & _NATIVE_CREATE_PROTOCOLS:
-        return "native"
-    return "none"
-
-
-#: Temporary files of local writes start with this; listings never show them.
-LOCAL_TEMP_PREFIX = ".cloudzarr-tmp-"
 
 
 class FsspecStore(Store):
@@ -527,72 +503,3 @@ class FsspecStore(Store):
         )
         if children:
             yield children
-
-
-# --- local filesystem helpers (run on a worker thread) ------------------------------------------
-
-
-def _is_temp(relative: str) -> bool:
-    return relative.rsplit("/", 1)[-1].startswith(LOCAL_TEMP_PREFIX)
-
-
-def _local_write(fs: Any, path: str, value: bytes, *, exclusive: bool) -> None:
-    """Write a local file whole: readers see the old value or the new one, never a part.
-
-    The value goes to a temporary file in the same folder first; ``os.replace`` then swaps it
-    in, or, for ``exclusive``, ``os.link`` publishes it only if ``path`` does not exist yet
-    (atomic on POSIX, so exactly one concurrent creator succeeds).
-    """
-    folder = os.path.dirname(path)
-    for _attempt in range(3):
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f"{LOCAL_TEMP_PREFIX}{uuid.uuid4().hex}")
-        try:
-            with open(tmp, "xb") as f:
-                f.write(value)
-        except FileNotFoundError:
-            # A concurrent delete pruned the folder between makedirs and open: retry.
-            continue
-        try:
-            if not exclusive:
-                os.replace(tmp, path)
-                return
-            try:
-                os.link(tmp, path)
-            finally:
-                os.unlink(tmp)
-            return
-        except FileNotFoundError:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            continue
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-    raise StoreError(f"could not write {path}: its folder keeps disappearing")
-
-
-def _prune_empty_dirs(folder: str, root: str) -> None:
-    """Remove empty folders from ``folder`` up to (not including) ``root``."""
-    root = root.rstrip("/")
-    while folder.startswith(root + "/"):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return
-        folder = os.path.dirname(folder)
-
-
-def _remove_empty_tree(base: str, root: str) -> None:
-    """Remove empty folders under ``base``, then ``base`` and its empty parents below ``root``."""
-    if not os.path.isdir(base):
-        return
-    for dirpath, _dirnames, _files in os.walk(base, topdown=False):
-        if dirpath != root.rstrip("/"):
-            with contextlib.suppress(OSError):
-                os.rmdir(dirpath)
-    _prune_empty_dirs(os.path.dirname(base), root)
-
-
-__all__ = ["FsspecStore"]
