@@ -19,7 +19,7 @@ from cloudzarr.errors import (
     NodeNotFoundError,
     UnsupportedFormatError,
 )
-from cloudzarr.metadata import consolidated
+from cloudzarr.metadata import consolidated_entries
 from cloudzarr.metadata.array_v2 import ArrayMetadataV2
 from cloudzarr.metadata.array_v3 import ArrayMetadataV3
 from cloudzarr.metadata.frozen import deep_freeze
@@ -220,4 +220,4 @@ def parse_v2(
 
 # Consolidated metadata parses its entries with the parsers above when they are first used;
 # they are handed to it here, so that it (below this module) never imports it.
-consolidated.set_entry_parsers(parse_v2, parse_v3)
+consolidated_entries.set_entry_parsers(parse_v2, parse_v3)
