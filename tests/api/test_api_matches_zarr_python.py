@@ -82,7 +82,7 @@ def test_castable_has_a_public_home_used_by_writes_and_data() -> None:
     assert castable(np.array([], dtype="int64"), np.dtype("uint8"))
     # No module reaches into another's private helper for it any more.
     root = pathlib.Path(cloudzarr.__file__).parent
-    for name in ("arrays/arguments.py", "arrays/async_array.py"):
+    for name in ("arrays/arguments.py", "arrays/values.py"):
         tree = ast.parse((root / name).read_text())
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
