@@ -29,7 +29,9 @@ from cloudzarr.errors import (
     InvalidArgumentError,
     NodeNotFoundError,
 )
-from cloudzarr.groups.async_group import AsyncGroup, keep_holders_current, make_array
+from cloudzarr.groups.async_group import AsyncGroup
+from cloudzarr.groups.changes import keep_holders_current
+from cloudzarr.groups.creating import make_array
 from cloudzarr.groups.hierarchy import create_nodes
 from cloudzarr.groups.io import read_node
 from cloudzarr.groups.paths import normalize_path, shown

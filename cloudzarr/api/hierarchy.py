@@ -10,7 +10,8 @@ from cloudzarr.api.arguments import check_format
 from cloudzarr.api.stores import StoreLike, opened_store
 from cloudzarr.errors import InvalidArgumentError, NodeTypeError
 from cloudzarr.groups import consolidated as cm_ops
-from cloudzarr.groups.async_group import AsyncGroup, make_array
+from cloudzarr.groups.async_group import AsyncGroup
+from cloudzarr.groups.creating import make_array
 from cloudzarr.groups.hierarchy import check_nodes, create_nodes, implicit_group
 from cloudzarr.groups.paths import normalize_path, shown
 from cloudzarr.storage.base import Store

@@ -12,22 +12,19 @@ it; other objects opened earlier keep the state they read (reopen to see others'
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from cloudzarr.arrays.arguments import prepare_array
 from cloudzarr.errors import (
     ConsolidatedMetadataError,
-    ContainsArrayError,
-    ContainsGroupError,
     NodeNotFoundError,
     NodeTypeError,
     ReadOnlyError,
 )
 from cloudzarr.groups import consolidated as cm_ops
-from cloudzarr.groups.changes import GroupChanges, keep_holders_current
+from cloudzarr.groups.changes import GroupChanges
 from cloudzarr.groups.convenience import AsyncGroupShortcuts
+from cloudzarr.groups.creating import GroupCreation, make_array
 from cloudzarr.groups.discovery import check_max_depth, walk
 from cloudzarr.groups.hierarchy import create_nodes
 from cloudzarr.groups.io import check_format, read_node_or_none
@@ -52,14 +49,7 @@ if TYPE_CHECKING:
     from cloudzarr.metadata.node import NodeMetadata
 
 
-def make_array(store: Store, path: str, metadata: NodeMetadata) -> AsyncArray:
-    """An :class:`AsyncArray` whose metadata writes keep consolidated metadata current."""
-    from cloudzarr.arrays.async_array import AsyncArray
-
-    return AsyncArray(store, path, metadata, metadata_guard=keep_holders_current)  # type: ignore[arg-type]
-
-
-class AsyncGroup(AsyncGroupShortcuts, GroupChanges):
+class AsyncGroup(AsyncGroupShortcuts, GroupChanges, GroupCreation):
     """A Zarr group (format 2 or 3) in a store, with an async API.
 
     Parameters
@@ -382,146 +372,6 @@ class AsyncGroup(AsyncGroupShortcuts, GroupChanges):
         except ConsolidatedMetadataError:
             cm = None
         self.metadata = self.metadata.with_consolidated(cm)
-
-    async def _create(
-        self, nodes: Mapping[str, NodeMetadata], *, overwrite: bool
-    ) -> dict[str, NodeMetadata]:
-        self._check_writable()
-        written = await create_nodes(
-            self._store, nodes, overwrite=overwrite, existing=self._known_existing()
-        )
-        self._remember(written, list(nodes) if overwrite else [])
-        return written
-
-    async def create_group(
-        self,
-        name: str,
-        *,
-        attributes: Mapping[str, Any] | None = None,
-        overwrite: bool = False,
-    ) -> AsyncGroup:
-        """Create a child group (``"a/b"`` creates missing ``a`` too), one round of creates.
-
-        Raises
-        ------
-        ContainsGroupError, ContainsArrayError
-            Something exists there (without ``overwrite``), or a parent is an array.
-        """
-        path = join_path(self._path, member_path(name))
-        meta: GroupMetadata = (
-            GroupMetadataV3(attributes=attributes or {})
-            if self.zarr_format == 3
-            else GroupMetadataV2(attributes=attributes or {})
-        )
-        await self._create({path: meta}, overwrite=overwrite)
-        return AsyncGroup(self._store, path, meta)
-
-    async def require_group(self, name: str, *, overwrite: bool = False) -> AsyncGroup:
-        """Open the child group ``name``, creating it if missing.
-
-        Raises
-        ------
-        ContainsArrayError
-            An array is there.
-        """
-        if overwrite:
-            return await self.create_group(name, overwrite=True)
-        node = await self.get(name)
-        if isinstance(node, AsyncGroup):
-            return node
-        if node is not None:
-            raise ContainsArrayError(f"an array exists at {shown(node.path)!r}, not a group")
-        try:
-            return await self.create_group(name)
-        except ContainsGroupError:  # created by someone else meanwhile
-            found = await self.getitem(name)
-            assert isinstance(found, AsyncGroup)
-            return found
-
-    async def require_groups(self, *names: str) -> tuple[AsyncGroup, ...]:
-        """:meth:`require_group` for each name, concurrently."""
-        return tuple(await asyncio.gather(*(self.require_group(n) for n in names)))
-
-    async def create_array(
-        self,
-        name: str,
-        *,
-        shape: Any = None,
-        dtype: Any = None,
-        data: Any = None,
-        overwrite: bool = False,
-        zarr_format: int | None = None,
-        **kwargs: Any,
-    ) -> AsyncArray:
-        """Create an array (with missing parent groups) in one round of atomic creates.
-
-        Takes the arguments of :func:`cloudzarr.api.asynchronous.create_array`: ``data``
-        (written once the array exists; it gives the ``shape`` and ``dtype`` left out) and
-        those of :func:`cloudzarr.arrays.build_array_metadata` (``chunks``, ``shards``,
-        ``compressors``, ``filters``, ``fill_value``, ``order``, ``attributes``,
-        ``dimension_names``...). ``zarr_format`` defaults to the group's.
-
-        Raises
-        ------
-        InvalidArgumentError
-            An empty ``name``, ``shape``/``dtype`` missing without ``data``, ``data`` that does
-            not fit them, or a keyword argument array creation does not take (the message
-            suggests the right one). Nothing is written.
-        ContainsArrayError, ContainsGroupError
-            Something exists there (without ``overwrite``), or a parent is an array.
-        """
-        path = join_path(self._path, member_path(name))
-        fmt = self.zarr_format if zarr_format is None else zarr_format
-        meta, values = prepare_array(
-            "create_array", shape=shape, dtype=dtype, data=data, zarr_format=fmt, kwargs=kwargs
-        )
-        if fmt != self.zarr_format:
-            raise NodeTypeError(
-                f"cannot create a format {fmt} array in format {self.zarr_format} group "
-                f"{self.name!r}"
-            )
-        await self._create({path: meta}, overwrite=overwrite)
-        array = make_array(self._store, path, meta)
-        if values is not None:
-            await array.setitem(Ellipsis, values)
-        return array
-
-    async def require_array(
-        self, name: str, *, shape: Any, dtype: Any, exact: bool = False, **kwargs: Any
-    ) -> AsyncArray:
-        """Open the array ``name`` if it exists with this shape and a compatible dtype (the
-        same dtype with ``exact``); create it if missing.
-
-        Raises
-        ------
-        ContainsGroupError
-            A group is there.
-        TypeError
-            The existing array's shape or dtype differs.
-        """
-        import numpy as np
-
-        node = await self.get(name)
-        if node is None:
-            try:
-                return await self.create_array(name, shape=shape, dtype=dtype, **kwargs)
-            except ContainsArrayError:
-                node = await self.getitem(name)
-        if isinstance(node, AsyncGroup):
-            raise ContainsGroupError(f"a group exists at {shown(node.path)!r}, not an array")
-        want_shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if tuple(node.shape) != want_shape:
-            raise NodeTypeError(
-                f"array {shown(node.path)!r} has shape {tuple(node.shape)}, not {want_shape}"
-            )
-        want = np.dtype(dtype)
-        if exact and node.dtype != want:
-            raise NodeTypeError(f"array {shown(node.path)!r} has dtype {node.dtype}, not {want}")
-        if not exact and not np.can_cast(node.dtype, want):
-            raise NodeTypeError(
-                f"array {shown(node.path)!r} has dtype {node.dtype}, not castable to {want}"
-            )
-        return node
 
     async def tree(self, level: int | None = None) -> TreeText:
         """A readable tree of the subtree, with array shapes and dtypes.
