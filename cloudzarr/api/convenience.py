@@ -59,49 +59,183 @@ async def _create(shape: Any, kwargs: dict[str, Any], **defaults: Any) -> AsyncA
 
 
 async def empty(shape: Any, **kwargs: Any) -> AsyncArray:
-    """A new array of ``shape`` with nothing written (reads give the fill value)."""
+    """A new array of ``shape`` with nothing written (reads give the fill value).
+
+    Parameters
+    ----------
+    shape
+        The array's shape (an int for one dimension).
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     return await _create(shape, kwargs)
 
 
 async def zeros(shape: Any, **kwargs: Any) -> AsyncArray:
-    """A new array of ``shape`` whose unwritten elements read as 0 (nothing is written)."""
+    """A new array of ``shape`` whose unwritten elements read as 0 (nothing is written).
+
+    Parameters
+    ----------
+    shape
+        The array's shape (an int for one dimension).
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     return await _create(shape, kwargs, fill_value=0)
 
 
 async def ones(shape: Any, **kwargs: Any) -> AsyncArray:
-    """A new array of ``shape`` whose unwritten elements read as 1 (nothing is written)."""
+    """A new array of ``shape`` whose unwritten elements read as 1 (nothing is written).
+
+    Parameters
+    ----------
+    shape
+        The array's shape (an int for one dimension).
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     return await _create(shape, kwargs, fill_value=1)
 
 
 async def full(shape: Any, fill_value: Any, **kwargs: Any) -> AsyncArray:
-    """A new array of ``shape`` whose unwritten elements read as ``fill_value``."""
+    """A new array of ``shape`` whose unwritten elements read as ``fill_value``.
+
+    Parameters
+    ----------
+    shape
+        The array's shape (an int for one dimension).
+    fill_value
+        What unwritten elements read as; gives the dtype when none is given.
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     if "dtype" not in kwargs and fill_value is not None:
         kwargs["dtype"] = np.asarray(fill_value).dtype
     return await _create(shape, kwargs, fill_value=fill_value)
 
 
 async def empty_like(a: Any, **kwargs: Any) -> AsyncArray:
-    """An :func:`empty` array shaped like ``a``."""
+    """An :func:`empty` array shaped like ``a``.
+
+    Parameters
+    ----------
+    a
+        An array (numpy, cloudzarr or anything with ``shape`` and ``dtype``) whose shape,
+        dtype, chunks and fill value the new array takes unless ``kwargs`` say otherwise.
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     args = like_arguments(a, kwargs)
     return await _create(args.pop("shape"), args)
 
 
 async def zeros_like(a: Any, **kwargs: Any) -> AsyncArray:
-    """A :func:`zeros` array shaped like ``a``."""
+    """A :func:`zeros` array shaped like ``a``.
+
+    Parameters
+    ----------
+    a
+        An array (numpy, cloudzarr or anything with ``shape`` and ``dtype``) whose shape,
+        dtype, chunks and fill value the new array takes unless ``kwargs`` say otherwise.
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     args = like_arguments(a, kwargs)
     args["fill_value"] = kwargs.get("fill_value", 0)
     return await _create(args.pop("shape"), args)
 
 
 async def ones_like(a: Any, **kwargs: Any) -> AsyncArray:
-    """A :func:`ones` array shaped like ``a``."""
+    """A :func:`ones` array shaped like ``a``.
+
+    Parameters
+    ----------
+    a
+        An array (numpy, cloudzarr or anything with ``shape`` and ``dtype``) whose shape,
+        dtype, chunks and fill value the new array takes unless ``kwargs`` say otherwise.
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     args = like_arguments(a, kwargs)
     args["fill_value"] = kwargs.get("fill_value", 1)
     return await _create(args.pop("shape"), args)
 
 
 async def full_like(a: Any, **kwargs: Any) -> AsyncArray:
-    """A :func:`full` array shaped like ``a`` (``fill_value`` defaults to ``a``'s)."""
+    """A :func:`full` array shaped like ``a`` (``fill_value`` defaults to ``a``'s).
+
+    Parameters
+    ----------
+    a
+        An array (numpy, cloudzarr or anything with ``shape`` and ``dtype``) whose shape,
+        dtype, chunks and fill value the new array takes unless ``kwargs`` say otherwise.
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     args = like_arguments(a, kwargs)
     if "fill_value" not in args:
         raise InvalidArgumentError("full_like: fill_value is required when a has none")
@@ -109,7 +243,24 @@ async def full_like(a: Any, **kwargs: Any) -> AsyncArray:
 
 
 async def array(data: Any, **kwargs: Any) -> AsyncArray:
-    """A new array holding ``data`` (its shape, dtype and chunks, if it has chunks)."""
+    """A new array holding ``data`` (its shape, dtype and chunks, if it has chunks).
+
+    Parameters
+    ----------
+    data
+        A numpy array, anything ``numpy.asarray`` takes, or a cloudzarr array (copied slab by
+        slab).
+    **kwargs
+        ``store`` (where to create it: a store, URL or path; memory when left out), ``name``
+        (its path in the store) and the arguments of
+        :func:`cloudzarr.api.asynchronous.create_array` (``dtype``, ``chunks``, ``shards``,
+        ``compressors``, ``zarr_format``...).
+
+    Returns
+    -------
+    AsyncArray
+        The new array (``cloudzarr.Array`` from the sync function).
+    """
     if isinstance(_native(data), AsyncArray):
         return await from_array(kwargs.pop("store", None), data=data, **kwargs)
     values = np.asarray(data)
@@ -133,6 +284,26 @@ async def from_array(
     ``chunks="keep"`` / ``shards="keep"`` take them from ``data`` when it has them. Values are
     copied one slab of the new array's chunk grid at a time, so memory holds one slab, not
     the whole source.
+
+    Parameters
+    ----------
+    store
+        A store, a URL or a local path.
+    data
+        The source array.
+    write_data
+        Copy the values too (else only the array's shape, dtype and chunks).
+    name
+        The new array's path in ``store``.
+    chunks, shards
+        ``"keep"`` (the source's, when it has them) or the new array's own.
+    **kwargs
+        Other arguments of :func:`cloudzarr.api.asynchronous.create_array`.
+
+    Returns
+    -------
+    AsyncArray
+        The new array.
     """
     source = _native(data)
     args = like_arguments(data, {})
@@ -180,7 +351,23 @@ async def save_array(
     **kwargs: Any,
 ) -> None:
     """Save a numpy array as a Zarr array at ``path`` (replacing what is there), as
-    zarr-python's ``save_array``."""
+    zarr-python's ``save_array``.
+
+    Parameters
+    ----------
+    store
+        A store, a URL or a local path.
+    arr
+        The values (anything ``numpy.asarray`` takes).
+    zarr_format
+        2 or 3.
+    path
+        Where in the store (the root when None).
+    storage_options
+        The backend's options when ``store`` is a URL.
+    **kwargs
+        Other arguments of :func:`cloudzarr.api.asynchronous.create_array`.
+    """
     values = np.asarray(arr)
     kwargs.setdefault("overwrite", True)
     kwargs.pop("mode", None)
@@ -203,7 +390,28 @@ async def save_group(
     **kwargs: Any,
 ) -> None:
     """Save several numpy arrays in a new group at ``path``: positional ones as ``arr_0``,
-    ``arr_1``..., keyword ones under their names (zarr-python's ``save_group``)."""
+    ``arr_1``..., keyword ones under their names (zarr-python's ``save_group``).
+
+    Parameters
+    ----------
+    store
+        A store, a URL or a local path.
+    *args
+        Arrays saved as ``arr_0``, ``arr_1``...
+    zarr_format
+        2 or 3.
+    path
+        Where in the store (the root when None).
+    storage_options
+        The backend's options when ``store`` is a URL.
+    **kwargs
+        Arrays saved under their keyword names.
+
+    Raises
+    ------
+    InvalidArgumentError
+        No array was given, or one has dtype object.
+    """
     if not args and not kwargs:
         raise InvalidArgumentError("save_group: at least one array must be provided")
     arrays = {f"arr_{i}": np.asarray(a) for i, a in enumerate(args)}
@@ -228,7 +436,23 @@ async def save(
     storage_options: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """One positional array: :func:`save_array`; otherwise :func:`save_group`."""
+    """One positional array: :func:`save_array`; otherwise :func:`save_group`.
+
+    Parameters
+    ----------
+    store
+        A store, a URL or a local path.
+    *args
+        The arrays.
+    zarr_format
+        2 or 3.
+    path
+        Where in the store (the root when None).
+    storage_options
+        The backend's options when ``store`` is a URL.
+    **kwargs
+        Arrays saved under their keyword names.
+    """
     if len(args) == 1 and not kwargs:
         await save_array(
             store, args[0], zarr_format=zarr_format, path=path, storage_options=storage_options
@@ -247,7 +471,24 @@ async def load(
     storage_options: Mapping[str, Any] | None = None,
 ) -> Any:
     """The array at ``path`` read into memory, or for a group a dict of its child arrays
-    read into memory (all read concurrently)."""
+    read into memory (all read concurrently).
+
+    Parameters
+    ----------
+    store
+        A store, a URL or a local path.
+    path
+        The node to read (the root when None).
+    zarr_format
+        2 or 3; None reads whichever is there.
+    storage_options
+        The backend's options when ``store`` is a URL.
+
+    Returns
+    -------
+    numpy.ndarray or dict
+        The array's values, or a group's arrays by name.
+    """
     node = await aapi.open(
         store, path=path or "", mode="r", zarr_format=zarr_format, storage_options=storage_options
     )

@@ -375,6 +375,14 @@ class AsyncArray(AsyncSelectionMethods, AsyncArrayExtras, ArrayMetadataChanges):
     async def setitem(self, selection: Any, value: Any) -> None:
         """Write ``value`` (a scalar or an array broadcastable to the selection).
 
+        Parameters
+        ----------
+        selection
+            What ``a[selection] = value`` takes: ints, slices, Ellipsis, integer arrays or
+            lists, a boolean mask (fancy selections dispatch as in zarr-python).
+        value
+            A scalar or an array broadcastable to the selection's shape.
+
         Raises
         ------
         ArrayShapeError

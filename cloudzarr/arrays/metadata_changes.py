@@ -205,6 +205,13 @@ class ArrayMetadataChanges:
         write): make each block a whole number of chunks along ``axis`` when appenders run in
         several processes.
 
+        Parameters
+        ----------
+        data
+            The values to append: the array's shape on every axis but ``axis``.
+        axis
+            The axis to grow.
+
         Returns
         -------
         tuple of int

@@ -332,7 +332,20 @@ class AsyncGroup(AsyncGroupShortcuts, GroupChanges, GroupCreation):
         return self._node(full, meta)
 
     async def get(self, path: str, default: Any = None) -> Any:
-        """The member at ``path``, or ``default``."""
+        """The member at ``path``, or ``default``.
+
+        Parameters
+        ----------
+        path
+            The member's path below this group (``"a/b"`` looks two levels down).
+        default
+            What to return when nothing is there.
+
+        Returns
+        -------
+        AsyncArray, AsyncGroup or object
+            The member, or ``default``.
+        """
         try:
             return await self.getitem(path)
         except NodeNotFoundError:

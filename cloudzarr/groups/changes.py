@@ -214,6 +214,13 @@ class GroupChanges:
         error), in which case ``source`` is intact and rerunning the move after deleting
         ``dest`` completes it.
 
+        Parameters
+        ----------
+        source
+            The member to move, relative to this group.
+        dest
+            Where it goes, relative to this group (missing parent groups are created).
+
         Raises
         ------
         NodeNotFoundError

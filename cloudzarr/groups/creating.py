@@ -78,6 +78,20 @@ class GroupCreation:
     ) -> Self:
         """Create a child group (``"a/b"`` creates missing ``a`` too), one round of creates.
 
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        attributes
+            The new group's attributes.
+        overwrite
+            Replace a node already there instead of failing.
+
+        Returns
+        -------
+        AsyncGroup
+            The new group.
+
         Raises
         ------
         ContainsGroupError, ContainsArrayError
@@ -94,6 +108,18 @@ class GroupCreation:
 
     async def require_group(self, name: str, *, overwrite: bool = False) -> Self:
         """Open the child group ``name``, creating it if missing.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        overwrite
+            Replace whatever is there with a new, empty group.
+
+        Returns
+        -------
+        AsyncGroup
+            The group, found or created (by this call or a concurrent one).
 
         Raises
         ------
@@ -137,6 +163,26 @@ class GroupCreation:
         ``compressors``, ``filters``, ``fill_value``, ``order``, ``attributes``,
         ``dimension_names``...). ``zarr_format`` defaults to the group's.
 
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        shape, dtype
+            The array's shape and data type (both may come from ``data``).
+        data
+            Values to write once the array exists.
+        overwrite
+            Replace a node already there instead of failing.
+        zarr_format
+            2 or 3; the group's when None.
+        **kwargs
+            The other arguments of :func:`cloudzarr.arrays.build_array_metadata`.
+
+        Returns
+        -------
+        AsyncArray
+            The new array.
+
         Raises
         ------
         InvalidArgumentError
@@ -167,6 +213,22 @@ class GroupCreation:
     ) -> AsyncArray:
         """Open the array ``name`` if it exists with this shape and a compatible dtype (the
         same dtype with ``exact``); create it if missing.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        shape, dtype
+            What the array must have (or is created with).
+        exact
+            Require the same dtype, not only one the values can be cast to.
+        **kwargs
+            Creation arguments, used only when the array is created.
+
+        Returns
+        -------
+        AsyncArray
+            The array, found or created.
 
         Raises
         ------
