@@ -70,7 +70,20 @@ class AsyncArrayExtras:
         return ArrayConfig(array._chunk_io.write_empty_chunks, order)
 
     def with_config(self, config: ArrayConfig | dict[str, Any] | None = None, **kw: Any) -> Self:
-        """A copy of this array (same store, path and metadata) with other settings."""
+        """A copy of this array (same store, path and metadata) with other settings.
+
+        Parameters
+        ----------
+        config
+            An :class:`ArrayConfig` or a dict of its fields.
+        **kw
+            Fields to set: ``write_empty_chunks``, ``order``.
+
+        Returns
+        -------
+        AsyncArray
+            The copy; this array is unchanged.
+        """
         current = self.config
         given = dict(config) if isinstance(config, dict) else {}
         if isinstance(config, ArrayConfig):

@@ -82,7 +82,15 @@ class AsyncSelectionMethods:
         return await array.getitem(selection)
 
     async def set_basic_selection(self, selection: Any, value: Any) -> None:
-        """Write a basic selection."""
+        """Write a basic selection.
+
+        Parameters
+        ----------
+        selection
+            Integers, slices (any step) and Ellipsis.
+        value
+            A scalar or an array broadcastable to the selection's shape.
+        """
         array: AsyncArray = self  # type: ignore[assignment]
         await array.setitem(selection, value)
 
@@ -92,7 +100,15 @@ class AsyncSelectionMethods:
         return await self._fancy_get(selection, "oindex")
 
     async def set_orthogonal_selection(self, selection: Any, value: Any) -> None:
-        """Write an orthogonal selection."""
+        """Write an orthogonal selection.
+
+        Parameters
+        ----------
+        selection
+            One entry per dimension: integer arrays or lists, Boolean masks, slices, ints.
+        value
+            A scalar or an array of the selection's (outer-product) shape.
+        """
         await self._fancy_set(selection, value, "oindex")
 
     async def get_coordinate_selection(self, selection: Any) -> Any:
@@ -101,7 +117,15 @@ class AsyncSelectionMethods:
         return await self._fancy_get(selection, "coordinate")
 
     async def set_coordinate_selection(self, selection: Any, value: Any) -> None:
-        """Write points (a later duplicate point wins, as in numpy)."""
+        """Write points (a later duplicate point wins, as in numpy).
+
+        Parameters
+        ----------
+        selection
+            One integer array per dimension, broadcast together.
+        value
+            A scalar or an array of the points' broadcast shape.
+        """
         await self._fancy_set(selection, value, "coordinate")
 
     async def get_mask_selection(self, mask: Any) -> Any:
@@ -109,7 +133,15 @@ class AsyncSelectionMethods:
         return await self._fancy_get(mask, "mask")
 
     async def set_mask_selection(self, mask: Any, value: Any) -> None:
-        """Write the elements where ``mask`` is True."""
+        """Write the elements where ``mask`` is True.
+
+        Parameters
+        ----------
+        mask
+            A Boolean array of the array's shape.
+        value
+            A scalar or a 1-d array with one value per True element.
+        """
         await self._fancy_set(mask, value, "mask")
 
     def _blocks(self, selection: Any) -> tuple[slice, ...]:
@@ -125,7 +157,15 @@ class AsyncSelectionMethods:
         return await array.getitem(self._blocks(selection))
 
     async def set_block_selection(self, selection: Any, value: Any) -> None:
-        """Write whole chunks by chunk index."""
+        """Write whole chunks by chunk index.
+
+        Parameters
+        ----------
+        selection
+            Chunk indices per dimension: integers or slices of step 1.
+        value
+            A scalar or an array of the selected chunks' shape.
+        """
         array: AsyncArray = self  # type: ignore[assignment]
         await array.setitem(self._blocks(selection), value)
 

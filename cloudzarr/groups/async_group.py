@@ -99,7 +99,22 @@ class AsyncGroup(AsyncGroupShortcuts, GroupChanges, GroupCreation):
     ) -> AsyncGroup:
         """Open the group at ``path`` in one round of concurrent GETs.
 
-        See :func:`cloudzarr.groups.consolidated.open_group_metadata` for ``use_consolidated``.
+        Parameters
+        ----------
+        store
+            The store holding the group.
+        path
+            The group's path (``""``: the root).
+        zarr_format
+            2 or 3; None reads whichever is there.
+        use_consolidated
+            As for :func:`cloudzarr.open_group` (see
+            :func:`cloudzarr.groups.consolidated.open_group_metadata`).
+
+        Returns
+        -------
+        AsyncGroup
+            The group.
         """
         path = normalize_path(path)
         meta = await cm_ops.open_group_metadata(store, path, zarr_format, use_consolidated)
@@ -116,6 +131,24 @@ class AsyncGroup(AsyncGroupShortcuts, GroupChanges, GroupCreation):
         overwrite: bool = False,
     ) -> AsyncGroup:
         """Create a group (and its missing parents) in one round of atomic creates.
+
+        Parameters
+        ----------
+        store
+            The store to create it in.
+        path
+            The group's path (``""``: the root).
+        attributes
+            The group's attributes.
+        zarr_format
+            2 or 3.
+        overwrite
+            Replace a node already at ``path`` instead of failing.
+
+        Returns
+        -------
+        AsyncGroup
+            The new group.
 
         Raises
         ------

@@ -24,19 +24,81 @@ class AsyncGroupShortcuts:
         return await group.create_array(name, shape=shape, **kwargs)
 
     async def empty(self, *, name: str, shape: Any, **kwargs: Any) -> AsyncArray:
-        """A member array with nothing written."""
+        """A member array with nothing written.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        shape
+            The array's shape.
+        **kwargs
+            Other arguments of :meth:`create_array` (``dtype``, ``chunks``, ``shards``...).
+
+        Returns
+        -------
+        AsyncArray
+            The new member array.
+        """
         return await self._shortcut(name, shape, **kwargs)
 
     async def zeros(self, *, name: str, shape: Any, **kwargs: Any) -> AsyncArray:
-        """A member array reading as 0 where unwritten."""
+        """A member array reading as 0 where unwritten.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        shape
+            The array's shape.
+        **kwargs
+            Other arguments of :meth:`create_array` (``dtype``, ``chunks``, ``shards``...).
+
+        Returns
+        -------
+        AsyncArray
+            The new member array.
+        """
         return await self._shortcut(name, shape, **{"fill_value": 0, **kwargs})
 
     async def ones(self, *, name: str, shape: Any, **kwargs: Any) -> AsyncArray:
-        """A member array reading as 1 where unwritten."""
+        """A member array reading as 1 where unwritten.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        shape
+            The array's shape.
+        **kwargs
+            Other arguments of :meth:`create_array` (``dtype``, ``chunks``, ``shards``...).
+
+        Returns
+        -------
+        AsyncArray
+            The new member array.
+        """
         return await self._shortcut(name, shape, **{"fill_value": 1, **kwargs})
 
     async def full(self, *, name: str, shape: Any, fill_value: Any, **kwargs: Any) -> AsyncArray:
-        """A member array reading as ``fill_value`` where unwritten."""
+        """A member array reading as ``fill_value`` where unwritten.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        shape
+            The array's shape.
+        fill_value
+            What unwritten elements read as.
+        **kwargs
+            Other arguments of :meth:`create_array` (``dtype``, ``chunks``, ``shards``...).
+
+        Returns
+        -------
+        AsyncArray
+            The new member array.
+        """
         return await self._shortcut(name, shape, fill_value=fill_value, **kwargs)
 
     async def _like(self, name: str, data: Any, kwargs: dict[str, Any], **fill: Any) -> AsyncArray:
@@ -48,19 +110,79 @@ class AsyncGroupShortcuts:
         return await self._shortcut(name, args.pop("shape"), **args)
 
     async def empty_like(self, *, name: str, data: Any, **kwargs: Any) -> AsyncArray:
-        """A member array shaped like ``data``, nothing written."""
+        """A member array shaped like ``data``, nothing written.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        data
+            An array whose shape, dtype and chunks (and fill value) the new one takes.
+        **kwargs
+            Other arguments of :meth:`create_array` (``dtype``, ``chunks``, ``shards``...).
+
+        Returns
+        -------
+        AsyncArray
+            The new member array.
+        """
         return await self._like(name, data, kwargs)
 
     async def zeros_like(self, *, name: str, data: Any, **kwargs: Any) -> AsyncArray:
-        """A member array shaped like ``data`` reading as 0."""
+        """A member array shaped like ``data`` reading as 0.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        data
+            An array whose shape, dtype and chunks (and fill value) the new one takes.
+        **kwargs
+            Other arguments of :meth:`create_array` (``dtype``, ``chunks``, ``shards``...).
+
+        Returns
+        -------
+        AsyncArray
+            The new member array.
+        """
         return await self._like(name, data, kwargs, fill_value=0)
 
     async def ones_like(self, *, name: str, data: Any, **kwargs: Any) -> AsyncArray:
-        """A member array shaped like ``data`` reading as 1."""
+        """A member array shaped like ``data`` reading as 1.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        data
+            An array whose shape, dtype and chunks (and fill value) the new one takes.
+        **kwargs
+            Other arguments of :meth:`create_array` (``dtype``, ``chunks``, ``shards``...).
+
+        Returns
+        -------
+        AsyncArray
+            The new member array.
+        """
         return await self._like(name, data, kwargs, fill_value=1)
 
     async def full_like(self, *, name: str, data: Any, **kwargs: Any) -> AsyncArray:
-        """A member array shaped like ``data`` reading as its (or the given) fill value."""
+        """A member array shaped like ``data`` reading as its (or the given) fill value.
+
+        Parameters
+        ----------
+        name
+            The member's path below this group.
+        data
+            An array whose shape, dtype and chunks (and fill value) the new one takes.
+        **kwargs
+            Other arguments of :meth:`create_array` (``dtype``, ``chunks``, ``shards``...).
+
+        Returns
+        -------
+        AsyncArray
+            The new member array.
+        """
         return await self._like(name, data, kwargs)
 
     async def array_values(self) -> AsyncIterator[AsyncArray]:
