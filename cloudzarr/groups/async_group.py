@@ -38,7 +38,7 @@ from cloudzarr.groups.paths import (
 )
 from cloudzarr.groups.tree import TreeText, render_tree
 from cloudzarr.metadata.frozen import thaw
-from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3, new_group_metadata
 from cloudzarr.metadata.info import GroupInfo
 from cloudzarr.metadata.unreadable import UnreadableNode
 from cloudzarr.storage.base import Store
@@ -159,11 +159,7 @@ class AsyncGroup(AsyncGroupShortcuts, GroupChanges, GroupCreation):
         """
         check_format(zarr_format, allow_none=False)
         path = normalize_path(path)
-        meta: GroupMetadata
-        if zarr_format == 3:
-            meta = GroupMetadataV3(attributes=attributes or {})
-        else:
-            meta = GroupMetadataV2(attributes=attributes or {})
+        meta = new_group_metadata(zarr_format, attributes)
         await create_nodes(store, {path: meta}, overwrite=overwrite)
         return cls(store, path, meta)
 

@@ -14,7 +14,7 @@ from cloudzarr.errors import ContainsArrayError, ContainsGroupError, NodeTypeErr
 from cloudzarr.groups.changes import keep_holders_current
 from cloudzarr.groups.hierarchy import create_nodes
 from cloudzarr.groups.paths import join_path, member_path, shown
-from cloudzarr.metadata.group import GroupMetadataV2, GroupMetadataV3
+from cloudzarr.metadata.group import new_group_metadata
 from cloudzarr.storage.base import Store
 
 if TYPE_CHECKING:
@@ -98,11 +98,7 @@ class GroupCreation:
             Something exists there (without ``overwrite``), or a parent is an array.
         """
         path = join_path(self._path, member_path(name))
-        meta: GroupMetadata = (
-            GroupMetadataV3(attributes=attributes or {})
-            if self.zarr_format == 3
-            else GroupMetadataV2(attributes=attributes or {})
-        )
+        meta = new_group_metadata(self.zarr_format, attributes)
         await self._create({path: meta}, overwrite=overwrite)
         return type(self)(self._store, path, meta)
 

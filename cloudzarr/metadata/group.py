@@ -19,7 +19,7 @@ from cloudzarr.metadata.consolidated import ConsolidatedMetadata
 from cloudzarr.metadata.frozen import FrozenDict, deep_freeze, thaw
 from cloudzarr.metadata.jsonio import check_json_value, dump_document
 
-__all__ = ["GroupMetadata", "GroupMetadataV2", "GroupMetadataV3"]
+__all__ = ["GroupMetadata", "GroupMetadataV2", "GroupMetadataV3", "new_group_metadata"]
 
 _V3_KNOWN = frozenset({"zarr_format", "node_type", "attributes", "consolidated_metadata"})
 
@@ -199,3 +199,12 @@ class GroupMetadataV2:
 
 
 GroupMetadata = GroupMetadataV2 | GroupMetadataV3
+
+
+def new_group_metadata(
+    zarr_format: int, attributes: Mapping[str, Any] | None = None
+) -> GroupMetadataV2 | GroupMetadataV3:
+    """The metadata of a new group of ``zarr_format`` with ``attributes``."""
+    if zarr_format == 3:
+        return GroupMetadataV3(attributes=attributes or {})
+    return GroupMetadataV2(attributes=attributes or {})
