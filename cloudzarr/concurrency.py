@@ -55,4 +55,7 @@ async def for_each[T](items: Iterable[T], func: Callable[[T], Awaitable[None]], 
         for item in iterator:
             await func(item)
 
-    await gather(*(worker() for _ in range(max(limit, 1))))
+    if limit <= 1:  # one worker needs no task of its own (a one-chunk read, most often)
+        await worker()
+        return
+    await gather(*(worker() for _ in range(limit)))

@@ -42,7 +42,7 @@ ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
 
 #: Decoded bytes one read or write call keeps between fetching and placing chunks. Bounds the
 #: memory of a call beyond its output to about this much, whatever the store's concurrency.
-BYTES_IN_FLIGHT = 64 * 2**20
+BYTES_IN_FLIGHT = 32 * 2**20
 
 _scratch = threading.local()
 
@@ -191,21 +191,29 @@ class RegularChunkIO(ChunkIO):
 
         Concurrent reads of one key share its fetch and decode (see :mod:`.flights`).
         """
+        waiter = flights.Waiter(proj, out)
         while True:
-            flight, leader = flights.join_or_lead(store, key)
+            flight, leader = flights.join_or_lead(store, key, waiter)
             if leader:
                 await self._lead(store, key, proj, out, flight)
                 return
-            outcome = await asyncio.shield(flight.future)
+            try:
+                outcome = await asyncio.shield(flight.future)
+            except asyncio.CancelledError:
+                # Not taken yet: the leader will not write into this output after all. (Once
+                # taken, it may still be written: the output belongs to a cancelled read.)
+                flights.leave(flight, waiter)
+                raise
             if not outcome.retry:
                 break
+            flights.leave(flight, waiter)  # the leader was cancelled: start over
         if outcome.error is not None:
             raise outcome.error
+        if waiter.placed:
+            return
         if outcome.data is None:
             _region(out, proj.out_selection)[...] = self.fill_value
-        elif outcome.chunk is not None:
-            await run_cpu(self.chunk_nbytes, _place, outcome.chunk, proj, out)
-        else:  # joined after the leader had decoded into its own output only
+        else:  # joined after the leader's decode job had started
             await run_cpu(self.chunk_nbytes, self._decode_into, outcome.data, key, proj, out)
 
     async def _lead(
@@ -213,15 +221,16 @@ class RegularChunkIO(ChunkIO):
     ) -> None:
         outcome = flights.Outcome(retry=True)
         try:
-            data = await store.get(key)
+            data = await store.get_buffer(key)
             outcome = flights.Outcome(data=data)
             if data is None:
                 _region(out, proj.out_selection)[...] = self.fill_value
-            elif flight.followers and self._reuse:
-                # Others wait for this chunk: decode it once into an array they can all share.
-                chunk = await run_cpu(self.chunk_nbytes, self._decode_shared, data, key)
-                outcome.chunk = chunk
-                await run_cpu(self.chunk_nbytes, _place, chunk, proj, out)
+                return
+            waiters = flight.take_waiters()
+            if waiters:
+                # One job decodes once and places every reader's part: one pool hop per chunk.
+                nbytes = self.chunk_nbytes * (1 + len(waiters))
+                await run_cpu(nbytes, self._decode_serving, data, key, proj, out, waiters)
             else:
                 await run_cpu(self.chunk_nbytes, self._decode_into, data, key, proj, out)
         except asyncio.CancelledError:
@@ -234,34 +243,57 @@ class RegularChunkIO(ChunkIO):
             flights.land(store, key, flight)
             flight.finish(outcome)
 
-    def _decode_shared(self, data: Any, key: str) -> np.ndarray:
-        chunk = np.empty(self.grid_chunks, dtype=self.dtype, order=self._order)  # type: ignore[arg-type]
+    def _decode_serving(
+        self,
+        data: Any,
+        key: str,
+        proj: ChunkProjection,
+        out: np.ndarray,
+        waiters: list[flights.Waiter],
+    ) -> None:
+        """Decode once (into the leader's output when it holds the whole chunk, else into
+        scratch) and copy each waiter's part from there."""
+        target = _region(out, proj.out_selection)
+        if not self._reuse:
+            chunk = self._decode(data, key)
+            target[...] = chunk[proj.chunk_selection]
+        elif self._direct(proj, target):
+            self._decode_exact(data, key, target)
+            chunk = target
+        else:
+            chunk = _scratch_array(self.grid_chunks, self.dtype, self._order)
+            self._decode_exact(data, key, chunk)
+            target[...] = chunk[proj.chunk_selection]
+        for waiter in waiters:
+            _place(chunk, waiter.proj, waiter.out)
+            waiter.placed = True
+
+    def _whole_chunk(self, proj: ChunkProjection) -> bool:
+        return proj.is_complete and self._extent(proj.chunk_coords) == self.grid_chunks
+
+    def _direct(self, proj: ChunkProjection, target: np.ndarray) -> bool:
+        """The output region is the whole chunk, laid out as the chunk is: decode straight in."""
+        flags = target.flags
+        contiguous = flags.f_contiguous if self._order == "F" else flags.c_contiguous
+        return contiguous and self._whole_chunk(proj) and target.shape == self.grid_chunks
+
+    def _decode_exact(self, data: Any, key: str, chunk: np.ndarray) -> None:
         try:
             self.pipeline.decode_into(data, chunk)
         except Exception as exc:
             raise self._error(key, exc) from exc
-        return chunk
-
-    def _whole_chunk(self, proj: ChunkProjection) -> bool:
-        return proj.is_complete and self._extent(proj.chunk_coords) == self.grid_chunks
 
     def _decode_into(self, data: Any, key: str, proj: ChunkProjection, out: np.ndarray) -> None:
         target = _region(out, proj.out_selection)
         if not self._reuse:
             target[...] = self._decode(data, key)[proj.chunk_selection]
-            return
-        flags = target.flags
-        contiguous = flags.f_contiguous if self._order == "F" else flags.c_contiguous
-        try:
-            if contiguous and self._whole_chunk(proj) and target.shape == self.grid_chunks:
-                # Decompress straight into the output: no intermediate chunk at all.
-                self.pipeline.decode_into(data, target)
-                return
+        elif self._direct(proj, target):
+            # Decompress straight into the output: no intermediate chunk at all.
+            self._decode_exact(data, key, target)
+        else:
             scratch = _scratch_array(self.grid_chunks, self.dtype, self._order)
-            self.pipeline.decode_into(data, scratch)
-        except Exception as exc:
-            raise self._error(key, exc) from exc
-        target[...] = scratch[proj.chunk_selection]
+            self._decode_exact(data, key, scratch)
+            target[...] = scratch[proj.chunk_selection]
 
     async def write(self, store: Store, key: str, proj: ChunkProjection, value: np.ndarray) -> None:
         """Write ``value[proj.out_selection]`` into the chunk at ``key`` (read first if partial)."""
@@ -336,7 +368,7 @@ class ShardedChunkIO(ChunkIO):
         try:
             if proj.is_complete or self.codec.needs_whole_shard(proj.chunk_selection, extent):
                 # Every inner chunk is needed: one GET of the shard beats 1 + n range requests.
-                data = await store.get(key)
+                data = await store.get_buffer(key)
                 if data is None:
                     target[...] = self.fill_value
                     return

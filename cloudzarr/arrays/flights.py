@@ -3,9 +3,11 @@
 A thousand concurrent one-chunk slices over a few hundred distinct chunks (a tile server, a
 dask graph whose tasks overlap) would otherwise send a thousand requests and decode every chunk
 as many times as it is asked for. The first reader of a key becomes its *leader*: it fetches,
-and if others joined while it waited, decodes into a fresh chunk they all copy from. Readers
-that arrive after the leader chose to decode straight into its own output get the fetched
-bytes and decode themselves: still one request per chunk.
+and every reader that joined while it waited (a *waiter*: where its part of the chunk goes) is
+served by the leader's one decode job, which decodes once and copies into each waiter's output.
+That is one request, one decode and one hop to the codec pool per chunk, however many readers.
+Readers that arrive after the leader's job started get the fetched bytes and decode themselves:
+still one request per chunk.
 
 Flights are kept per store object and per event loop; a write through cloudzarr ends the
 flights of its key (:func:`forget`), so a read that starts after a write returned never joins a
@@ -23,7 +25,7 @@ import numpy as np
 
 from cloudzarr.storage.base import Store
 
-__all__ = ["Flight", "Outcome", "forget", "join_or_lead"]
+__all__ = ["Flight", "Outcome", "Waiter", "forget", "join_or_lead", "leave"]
 
 
 @dataclass(slots=True)
@@ -35,19 +37,32 @@ class Outcome:
     """
 
     data: Any = None
-    chunk: np.ndarray | None = None
     error: BaseException | None = None
     retry: bool = False
 
 
+@dataclass(slots=True, eq=False)
+class Waiter:
+    """A follower's part of the chunk: the leader places it there when ``placed`` is set."""
+
+    proj: Any
+    out: np.ndarray
+    placed: bool = False
+
+
 @dataclass(slots=True)
 class Flight:
-    """One in-flight read of a key: its future and how many followers wait on it."""
+    """One in-flight read of a key: its future and the followers waiting on it."""
 
     future: asyncio.Future[Outcome]
     loop: asyncio.AbstractEventLoop
-    followers: int = 0
+    waiters: list[Waiter] = field(default_factory=list)
     done: bool = field(default=False)
+
+    def take_waiters(self) -> list[Waiter]:
+        """The waiters so far, handed to the leader's decode job (later ones decode alone)."""
+        taken, self.waiters = self.waiters, []
+        return taken
 
     def finish(self, outcome: Outcome) -> None:
         """Hand ``outcome`` to the followers (once)."""
@@ -69,20 +84,26 @@ def _table(store: Store) -> dict[str, Flight]:
     return table
 
 
-def join_or_lead(store: Store, key: str) -> tuple[Flight, bool]:
+def join_or_lead(store: Store, key: str, waiter: Waiter) -> tuple[Flight, bool]:
     """The flight of ``key`` and whether the caller leads it (True) or follows (False).
 
-    A follower is counted at once, so the leader knows to decode into a shareable chunk.
+    A follower's ``waiter`` is registered at once, so the leader's decode job can serve it.
     """
     table = _table(store)
     loop = asyncio.get_running_loop()
     flight = table.get(key)
     if flight is not None and flight.loop is loop and not flight.done:
-        flight.followers += 1
+        flight.waiters.append(waiter)
         return flight, False
     flight = Flight(loop.create_future(), loop)
     table[key] = flight
     return flight, True
+
+
+def leave(flight: Flight, waiter: Waiter) -> None:
+    """Withdraw a cancelled follower's ``waiter`` if the leader has not taken it yet."""
+    if waiter in flight.waiters:
+        flight.waiters.remove(waiter)
 
 
 def land(store: Store, key: str, flight: Flight) -> None:

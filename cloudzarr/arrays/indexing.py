@@ -68,15 +68,7 @@ def _as_int(obj: Any) -> int | None:
 
 
 def _normalize_one(index: Any, length: int, axis: int) -> DimSelection:
-    as_int = _as_int(index)
-    if as_int is not None:
-        pos = as_int + length if as_int < 0 else as_int
-        if not 0 <= pos < length:
-            raise IndexingError(
-                f"index {as_int} is out of bounds for axis {axis} with size {length}"
-            )
-        return DimSelection(pos, 1, 1, drop=True)
-    if isinstance(index, slice):
+    if isinstance(index, slice):  # first: the common case, and _as_int would raise inside
         try:
             start, stop, step = index.indices(length)
         except (TypeError, ValueError) as exc:
@@ -87,6 +79,14 @@ def _normalize_one(index: Any, length: int, axis: int) -> DimSelection:
         if count == 0:
             return DimSelection(0, -step, 0, reverse=True)
         return DimSelection(start + (count - 1) * step, -step, count, reverse=True)
+    as_int = _as_int(index)
+    if as_int is not None:
+        pos = as_int + length if as_int < 0 else as_int
+        if not 0 <= pos < length:
+            raise IndexingError(
+                f"index {as_int} is out of bounds for axis {axis} with size {length}"
+            )
+        return DimSelection(pos, 1, 1, drop=True)
     raise IndexingError(
         f"unsupported index {index!r} of type {type(index).__name__} for axis {axis}; "
         "only integers, slices and Ellipsis are supported"
@@ -148,44 +148,56 @@ class ChunkProjection(NamedTuple):
 _DimPart = tuple[int, int | slice, slice | None, bool]
 
 
+#: A dimension spanning at most this many chunks is projected with plain integers: numpy's
+#: per-call cost exceeds the arithmetic for the few chunks a typical slice touches.
+_SCALAR_CHUNKS = 32
+
+
+def _dim_part(
+    dim: DimSelection, c: int, a: int, b: int, lo: int, length: int, chunk_len: int
+) -> _DimPart:
+    """The part of chunk ``c`` (starting at element ``lo``) holding selected elements a..b-1."""
+    first_in = dim.start + a * dim.step - lo
+    last_in = dim.start + (b - 1) * dim.step - lo
+    extent = min(chunk_len, length - lo)
+    complete = first_in == 0 and last_in == extent - 1 and (dim.step == 1 or extent == 1)
+    chunk_sel: int | slice = first_in if dim.drop else slice(first_in, last_in + 1, dim.step)
+    out_sel: slice | None
+    n = dim.count
+    if dim.drop:
+        out_sel = None
+    elif dim.reverse:
+        stop = n - 1 - b
+        out_sel = slice(n - 1 - a, stop if stop >= 0 else None, -1)
+    else:
+        out_sel = slice(a, b)
+    return (c, chunk_sel, out_sel, complete)
+
+
 def _project_dim(dim: DimSelection, length: int, chunk_len: int) -> list[_DimPart]:
     if dim.count == 0:
         return []
     last = dim.start + (dim.count - 1) * dim.step
     first_chunk, last_chunk = dim.start // chunk_len, last // chunk_len
+    if last_chunk - first_chunk < _SCALAR_CHUNKS:
+        parts: list[_DimPart] = []
+        for c in range(first_chunk, last_chunk + 1):
+            lo = c * chunk_len
+            # a/b: the first selected element inside / past this chunk (ceil division).
+            a = min(max(-((dim.start - lo) // dim.step), 0), dim.count)
+            b = min(max(-((dim.start - lo - chunk_len) // dim.step), 0), dim.count)
+            if b > a:
+                parts.append(_dim_part(dim, c, a, b, lo, length, chunk_len))
+        return parts
     chunks = np.arange(first_chunk, last_chunk + 1, dtype=np.int64)
-    lo = chunks * chunk_len
-    # k0/k1: the first selected element inside / past each chunk (ceil division).
-    k0 = np.clip(-((dim.start - lo) // dim.step), 0, dim.count)
-    k1 = np.clip(-((dim.start - lo - chunk_len) // dim.step), 0, dim.count)
+    starts = chunks * chunk_len
+    k0 = np.clip(-((dim.start - starts) // dim.step), 0, dim.count)
+    k1 = np.clip(-((dim.start - starts - chunk_len) // dim.step), 0, dim.count)
     hit = k1 > k0
-    chunks, lo, k0, k1 = chunks[hit], lo[hit], k0[hit], k1[hit]
-    first_in = dim.start + k0 * dim.step - lo
-    last_in = dim.start + (k1 - 1) * dim.step - lo
-    extent = np.minimum(chunk_len, length - lo)
-    complete = (first_in == 0) & (last_in == extent - 1) & ((dim.step == 1) | (extent == 1))
-    parts: list[_DimPart] = []
-    n = dim.count
-    for c, a, b, f, la, comp in zip(
-        chunks.tolist(),
-        k0.tolist(),
-        k1.tolist(),
-        first_in.tolist(),
-        last_in.tolist(),
-        complete.tolist(),
-        strict=True,
-    ):
-        chunk_sel: int | slice = f if dim.drop else slice(f, la + 1, dim.step)
-        out_sel: slice | None
-        if dim.drop:
-            out_sel = None
-        elif dim.reverse:
-            stop = n - 1 - b
-            out_sel = slice(n - 1 - a, stop if stop >= 0 else None, -1)
-        else:
-            out_sel = slice(a, b)
-        parts.append((c, chunk_sel, out_sel, bool(comp)))
-    return parts
+    rows = zip(
+        chunks[hit].tolist(), k0[hit].tolist(), k1[hit].tolist(), starts[hit].tolist(), strict=True
+    )
+    return [_dim_part(dim, c, a, b, x, length, chunk_len) for c, a, b, x in rows]
 
 
 class BasicIndexer:

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudzarr.errors import AccessDeniedError, InvalidArgumentError, StoreError
+from cloudzarr.storage.base import ReadBuffer
 from cloudzarr.storage.byte_range import ByteRequest, RangeByteRequest, SuffixByteRequest
 from cloudzarr.storage.objstore import ObstoreStore, obstore_settings
 
@@ -246,7 +247,7 @@ class AzureStore(ObstoreStore):
             )
         return error
 
-    async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
+    async def _get_buffer(self, key: str, byte_range: ByteRequest | None) -> ReadBuffer | None:
         if isinstance(byte_range, SuffixByteRequest) and byte_range.suffix > 0:
             # Azure Blob has no suffix ranges: the size first, then a plain range.
             head = await self._head(key)
@@ -256,7 +257,7 @@ class AzureStore(ObstoreStore):
             if size == 0:
                 return b""
             byte_range = RangeByteRequest(max(0, size - byte_range.suffix), size)
-        return await super()._get(key, byte_range)
+        return await super()._get_buffer(key, byte_range)
 
     async def _delete_dir(self, prefix: str) -> None:
         async for keys, _ in self._object_pages(prefix, delimiter=False):

@@ -258,6 +258,13 @@ class CacheStore(StoreWrapper):
         self._tally(hit=False)
         return await super().get(key, byte_range)
 
+    async def get_buffer(self, key: str, byte_range: ByteRequest | None = None) -> bytes | None:
+        """As :meth:`get`: the caches keep ``bytes``."""
+        return await self.get(key, byte_range)
+
+    async def _get_buffer(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
+        return await self._get(key, byte_range)
+
     async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         if byte_range is not None:
             return await self._inner._get(key, byte_range)

@@ -37,7 +37,7 @@ from cloudzarr.errors import (
     StoreNotFoundError,
     UnsupportedError,
 )
-from cloudzarr.storage.base import Version
+from cloudzarr.storage.base import ReadBuffer, Version
 from cloudzarr.storage.byte_range import (
     ByteRequest,
     OffsetByteRequest,
@@ -240,6 +240,10 @@ class ObstoreStore(CloudStore):
     # --- reads -----------------------------------------------------------------------------
 
     async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
+        data = await self._get_buffer(key, byte_range)
+        return data if data is None or isinstance(data, bytes) else data.tobytes()
+
+    async def _get_buffer(self, key: str, byte_range: ByteRequest | None) -> ReadBuffer | None:
         import obstore
 
         options: dict[str, Any] = {}
@@ -256,9 +260,10 @@ class ObstoreStore(CloudStore):
         path = self._key(key)
         client = await self._client()
 
-        async def attempt() -> bytes:
+        async def attempt() -> memoryview:
             result = await obstore.get_async(client, path, options=options or None)  # type: ignore[arg-type]
-            return bytes(await result.bytes_async())
+            # A view of obstore's own buffer: no copy on the event loop, no second copy held.
+            return memoryview(await result.bytes_async())
 
         try:
             return await self.transport.run(
@@ -276,7 +281,7 @@ class ObstoreStore(CloudStore):
             if byte_range is not None and _range_unparsed(exc):
                 # The service answered a range of an empty object with the whole (empty)
                 # object or a malformed Content-Range: read it whole and cut here.
-                whole = await self._get(key, None)
+                whole = await self._get_buffer(key, None)
                 if whole is None:
                     return None
                 start, end = resolve_range(byte_range, len(whole))

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self, TypeVar
 
 from cloudzarr.errors import ListingInterruptedError
-from cloudzarr.storage.base import Store, Version
+from cloudzarr.storage.base import ReadBuffer, Store, Version
 from cloudzarr.storage.byte_range import ByteRequest
 
 T = TypeVar("T")
@@ -128,6 +128,9 @@ class StoreWrapper(Store):
 
     async def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         return await self._call("get", key, lambda: self._inner._get(key, byte_range))
+
+    async def _get_buffer(self, key: str, byte_range: ByteRequest | None) -> ReadBuffer | None:
+        return await self._call("get", key, lambda: self._inner._get_buffer(key, byte_range))
 
     async def _get_with_version(self, key: str) -> tuple[bytes, Version] | None:
         return await self._call("get_with_version", key, lambda: self._inner._get_with_version(key))

@@ -75,13 +75,13 @@ async def test_shared_decode_runs_once_per_chunk(monkeypatch: pytest.MonkeyPatch
     await arr.setitem(..., 3.0)
     reader = await AsyncArray.open(store, "a")
     calls: list[str] = []
-    original = RegularChunkIO._decode_shared
+    original = RegularChunkIO._decode_exact
 
-    def counting(self: RegularChunkIO, data: bytes, key: str) -> np.ndarray:
+    def counting(self: RegularChunkIO, data: bytes, key: str, chunk: np.ndarray) -> None:
         calls.append(key)
-        return original(self, data, key)
+        original(self, data, key, chunk)
 
-    monkeypatch.setattr(RegularChunkIO, "_decode_shared", counting)
+    monkeypatch.setattr(RegularChunkIO, "_decode_exact", counting)
     results = await asyncio.gather(
         *(reader.getitem((slice(0, 128), slice(0, 5))) for _ in range(20))
     )
@@ -106,7 +106,7 @@ class GateStore(StoreWrapper):
 
 async def _followers(store: Store, key: str, n: int) -> None:
     # Yield to the event loop until n readers have joined the flight (no timed sleep).
-    while flights._table(store)[key].followers < n:
+    while len(flights._table(store)[key].waiters) < n:
         await asyncio.sleep(0)
 
 
@@ -160,3 +160,65 @@ async def test_a_cancelled_leader_lets_its_followers_read() -> None:
     store.gate.set()
     assert (await follower == 5.0).all()
     assert leader.cancelled()
+
+
+# Selections of chunk (0, 0) of a (24, 20) array of (8, 10) chunks, each of a different shape:
+# whole, partial, strided, reversed, integer-indexed, and one crossing into other chunks.
+MIXED = [
+    (slice(0, 8), slice(0, 10)),
+    (slice(1, 5), slice(2, 9)),
+    (slice(0, 8, 3), slice(None, 10, 2)),
+    (slice(7, None, -2), slice(9, 0, -1)),
+    (3, slice(0, 10)),
+    (slice(0, 8), 4),
+    (2, 7),
+    (slice(4, 12), slice(5, 15)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["f4", ">i8", "u1", "M8[s]", "U3", "str"])
+@pytest.mark.parametrize("order", ["C", "F"])
+async def test_one_decode_serves_readers_of_every_shape(dtype: str, order: str) -> None:
+    # The leader decodes once and copies each waiter's part, whatever its shape; the results
+    # are what numpy gives, and the shared chunk is fetched once.
+    store = GateStore(MemoryStore())
+    meta = build_array_metadata(shape=(24, 20), dtype=dtype, chunks=(8, 10), order=order)
+    if dtype in ("U3", "str"):
+        data = np.array([[f"{i % 7}{j}" for j in range(20)] for i in range(24)], dtype=object)
+        data = data.astype(dtype if dtype != "str" else object)
+    else:
+        data = (np.arange(24 * 20).reshape(24, 20) % 200).astype(dtype)
+    writer = await AsyncArray.create(store.inner, "a", meta)
+    await writer.setitem(..., data)
+    reader = AsyncArray(store, "a", writer.metadata)
+    before = store.requests.snapshot().get("get", 0)
+    tasks = [asyncio.ensure_future(reader.getitem(sel)) for sel in MIXED]
+    await store.entered.wait()
+    await _followers(store, "a/c/0/0", len(MIXED) - 1)
+    store.gate.set()
+    results = await asyncio.gather(*tasks)
+    for sel, got in zip(MIXED, results, strict=True):
+        np.testing.assert_array_equal(got, data[sel])
+    # Chunk (0, 0) once; the crossing selection adds its three other chunks, once each.
+    assert store.requests.snapshot().get("get", 0) - before == 4
+
+
+async def test_a_cancelled_follower_leaves_the_others_served() -> None:
+    inner = MemoryStore()
+    meta = build_array_metadata(shape=(10,), dtype="f8", chunks=(10,))
+    arr = await AsyncArray.create(inner, "a", meta)
+    await arr.setitem(..., np.arange(10.0))
+    store = GateStore(inner)
+    gated = AsyncArray(store, "a", arr.metadata)
+    leader = asyncio.ensure_future(gated.getitem(slice(0, 10)))
+    await store.entered.wait()
+    quitter = asyncio.ensure_future(gated.getitem(slice(2, 4)))
+    stayer = asyncio.ensure_future(gated.getitem(slice(5, 9)))
+    await _followers(store, "a/c/0", 2)
+    quitter.cancel()
+    await asyncio.gather(quitter, return_exceptions=True)
+    assert len(flights._table(store)["a/c/0"].waiters) == 1  # the quitter withdrew
+    store.gate.set()
+    np.testing.assert_array_equal(await leader, np.arange(10.0))
+    np.testing.assert_array_equal(await stayer, np.arange(5.0, 9.0))
+    assert quitter.cancelled()

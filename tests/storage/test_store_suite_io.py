@@ -86,6 +86,36 @@ async def test_byte_ranges_of_empty_value(any_store: Store, byte_range: ByteRequ
     assert await any_store.get("empty", byte_range) == b""
 
 
+async def test_get_buffer_reads_what_get_reads(any_store: Store) -> None:
+    # The data path's zero-copy read: bytes-like (a memoryview on obstore's backends), equal
+    # to get's value for whole values, every kind of range, empty values and missing keys.
+    await any_store.set("k", VALUE)
+    await any_store.set("empty", b"")
+    cases: list[tuple[str, ByteRequest | None]] = [
+        ("k", None),
+        ("k", RangeByteRequest(10, 20)),
+        ("k", RangeByteRequest(1000, 2000)),
+        ("k", RangeByteRequest(5000, 6000)),
+        ("k", OffsetByteRequest(1000)),
+        ("k", SuffixByteRequest(10)),
+        ("empty", None),
+        ("empty", RangeByteRequest(0, 10)),
+        ("missing", None),
+        ("missing", RangeByteRequest(0, 1)),
+    ]
+    for key, byte_range in cases:
+        expected = await any_store.get(key, byte_range)
+        got = await any_store.get_buffer(key, byte_range)
+        if expected is None:
+            assert got is None, (key, byte_range)
+        else:
+            assert isinstance(got, bytes | memoryview), (key, byte_range)
+            assert bytes(got) == expected, (key, byte_range)
+    before = any_store.requests.total
+    await any_store.get_buffer("k")
+    assert any_store.requests.total - before == 1
+
+
 async def test_get_partial_values(any_store: Store) -> None:
     await any_store.set("x", VALUE)
     await any_store.set("y/z", b"hello world")

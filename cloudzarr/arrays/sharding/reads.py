@@ -254,7 +254,7 @@ class PartialReadMixin(ShardIndexMixin):
         ]
 
         async def fetch(request: CoalescedRange) -> None:
-            blob = await store.get(key, RangeByteRequest(request.start, request.end))
+            blob = await store.get_buffer(key, RangeByteRequest(request.start, request.end))
             if blob is None:
                 # The shard vanished between the index read and this one: read as fill.
                 for i in request.members:
