@@ -5,18 +5,16 @@ shard, read partially through :class:`~cloudzarr.arrays.sharding.ShardingCodec`.
 :class:`~cloudzarr.arrays.indexing.ChunkProjection` and the caller's output (or value) array, so
 decoded data goes straight to its place in the output without an intermediate selection array.
 
-Copies avoided on the hot path: a chunk is decoded with the pipeline's ``decode_into`` (which
-decompresses straight into the destination when the codecs allow) directly into its place in
-the output when that region is a whole contiguous chunk, else into a per-thread scratch buffer
-reused across chunks (freshly allocated megabyte buffers cost page faults that dominate
-decoding on small machines) and copied once into the output.
+Copies avoided on the hot path: chunks are fetched as zero-copy buffers
+(:meth:`~cloudzarr.storage.base.Store.get_buffer`) and decoded by
+:func:`~cloudzarr.arrays.scratch.decode_to_region`, straight into the output when the region is
+the whole chunk, else through a reused per-thread scratch buffer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import threading
 from typing import Any
 
 import numcodecs
@@ -27,6 +25,7 @@ from cloudzarr.arrays.cpu import run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.flights import Flight
 from cloudzarr.arrays.indexing import ChunkProjection
+from cloudzarr.arrays.scratch import decode_to_region
 from cloudzarr.arrays.sharding import ShardingCodec
 from cloudzarr.codecs.pipeline import CodecPipeline
 from cloudzarr.config import config
@@ -43,22 +42,6 @@ ArrayMetadata = ArrayMetadataV2 | ArrayMetadataV3
 #: Decoded bytes one read or write call keeps between fetching and placing chunks. Bounds the
 #: memory of a call beyond its output to about this much, whatever the store's concurrency.
 BYTES_IN_FLIGHT = 32 * 2**20
-
-_scratch = threading.local()
-
-
-def _scratch_array(shape: tuple[int, ...], dtype: np.dtype[Any], order: str) -> np.ndarray:
-    """A per-thread buffer for decoding one chunk, reused across chunks of one layout."""
-    buffers: dict[tuple[Any, ...], np.ndarray] | None = getattr(_scratch, "buffers", None)
-    if buffers is None:
-        buffers = _scratch.buffers = {}
-    key = (shape, dtype.str, order)
-    buf = buffers.get(key)
-    if buf is None:
-        if len(buffers) >= 8:  # arrays of many layouts in turn: keep memory bounded
-            buffers.clear()
-        buf = buffers[key] = np.empty(shape, dtype=dtype, order=order)  # type: ignore[call-overload]
-    return buf
 
 
 def _place(chunk: np.ndarray, proj: ChunkProjection, out: np.ndarray) -> None:
@@ -177,8 +160,6 @@ class RegularChunkIO(ChunkIO):
         super().__init__(metadata, path)
         self.pipeline = CodecPipeline.from_metadata(metadata)
         self._order = getattr(metadata, "order", "C")
-        # Strings decode to new objects anyway: no buffer to reuse.
-        self._reuse = not is_string_dtype(self.dtype)
 
     def _decode(self, data: Any, key: str) -> np.ndarray:
         try:
@@ -253,17 +234,7 @@ class RegularChunkIO(ChunkIO):
     ) -> None:
         """Decode once (into the leader's output when it holds the whole chunk, else into
         scratch) and copy each waiter's part from there."""
-        target = _region(out, proj.out_selection)
-        if not self._reuse:
-            chunk = self._decode(data, key)
-            target[...] = chunk[proj.chunk_selection]
-        elif self._direct(proj, target):
-            self._decode_exact(data, key, target)
-            chunk = target
-        else:
-            chunk = _scratch_array(self.grid_chunks, self.dtype, self._order)
-            self._decode_exact(data, key, chunk)
-            target[...] = chunk[proj.chunk_selection]
+        chunk = self._decode_into(data, key, proj, out)
         for waiter in waiters:
             _place(chunk, waiter.proj, waiter.out)
             waiter.placed = True
@@ -271,29 +242,23 @@ class RegularChunkIO(ChunkIO):
     def _whole_chunk(self, proj: ChunkProjection) -> bool:
         return proj.is_complete and self._extent(proj.chunk_coords) == self.grid_chunks
 
-    def _direct(self, proj: ChunkProjection, target: np.ndarray) -> bool:
-        """The output region is the whole chunk, laid out as the chunk is: decode straight in."""
-        flags = target.flags
-        contiguous = flags.f_contiguous if self._order == "F" else flags.c_contiguous
-        return contiguous and self._whole_chunk(proj) and target.shape == self.grid_chunks
-
-    def _decode_exact(self, data: Any, key: str, chunk: np.ndarray) -> None:
+    def _decode_into(
+        self, data: Any, key: str, proj: ChunkProjection, out: np.ndarray
+    ) -> np.ndarray:
+        """Decode into ``out[proj.out_selection]``; the decoded chunk (see
+        :func:`~cloudzarr.arrays.scratch.decode_to_region`)."""
         try:
-            self.pipeline.decode_into(data, chunk)
+            return decode_to_region(
+                self.pipeline,
+                data,
+                _region(out, proj.out_selection),
+                self.grid_chunks,
+                proj.chunk_selection,
+                self._whole_chunk(proj),
+                self._order,
+            )
         except Exception as exc:
             raise self._error(key, exc) from exc
-
-    def _decode_into(self, data: Any, key: str, proj: ChunkProjection, out: np.ndarray) -> None:
-        target = _region(out, proj.out_selection)
-        if not self._reuse:
-            target[...] = self._decode(data, key)[proj.chunk_selection]
-        elif self._direct(proj, target):
-            # Decompress straight into the output: no intermediate chunk at all.
-            self._decode_exact(data, key, target)
-        else:
-            scratch = _scratch_array(self.grid_chunks, self.dtype, self._order)
-            self._decode_exact(data, key, scratch)
-            target[...] = scratch[proj.chunk_selection]
 
     async def write(self, store: Store, key: str, proj: ChunkProjection, value: np.ndarray) -> None:
         """Write ``value[proj.out_selection]`` into the chunk at ``key`` (read first if partial)."""

@@ -75,13 +75,13 @@ async def test_shared_decode_runs_once_per_chunk(monkeypatch: pytest.MonkeyPatch
     await arr.setitem(..., 3.0)
     reader = await AsyncArray.open(store, "a")
     calls: list[str] = []
-    original = RegularChunkIO._decode_exact
+    original = RegularChunkIO._decode_into
 
-    def counting(self: RegularChunkIO, data: bytes, key: str, chunk: np.ndarray) -> None:
+    def counting(self: RegularChunkIO, data: bytes, key: str, *args: Any) -> np.ndarray:
         calls.append(key)
-        original(self, data, key, chunk)
+        return original(self, data, key, *args)
 
-    monkeypatch.setattr(RegularChunkIO, "_decode_exact", counting)
+    monkeypatch.setattr(RegularChunkIO, "_decode_into", counting)
     results = await asyncio.gather(
         *(reader.getitem((slice(0, 128), slice(0, 5))) for _ in range(20))
     )

@@ -12,6 +12,7 @@ import numpy as np
 from cloudzarr.arrays.cpu import codec_threads, run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.indexing import ChunkProjection
+from cloudzarr.arrays.scratch import decode_to_region
 from cloudzarr.arrays.sharding.index import INDEX_DTYPE, MAX_UINT64
 from cloudzarr.arrays.sharding.reads import PartialReadMixin
 from cloudzarr.codecs.base import ArrayBytesCodec, Buffer
@@ -124,6 +125,21 @@ class ShardingCodec(PartialReadMixin, ArrayBytesCodec):
                 f"shard {key!r}: inner chunk {self._coords(flat)} could not be decoded: {exc}"
             ) from exc
 
+    def _decode_inner_to(
+        self, raw: Buffer, label: str, flat: int, proj: ChunkProjection, target: np.ndarray
+    ) -> None:
+        """Decode inner chunk ``flat`` into its place in ``target`` (in place when whole)."""
+        place: tuple[Any, ...] = (*proj.out_selection, Ellipsis)  # a view, even 0-d
+        region = target[place]
+        try:
+            decode_to_region(
+                self.inner, raw, region, self.chunk_shape, proj.chunk_selection, proj.is_complete
+            )
+        except Exception as exc:  # any codec failure on stored bytes is a decode error
+            raise ChunkDecodeError(
+                f"shard {label!r}: inner chunk {self._coords(flat)} could not be decoded: {exc}"
+            ) from exc
+
     def _encode_inner(self, chunk: np.ndarray) -> Buffer | None:
         if is_all_fill(chunk, self.fill_value):
             return None
@@ -191,8 +207,7 @@ class ShardingCodec(PartialReadMixin, ArrayBytesCodec):
                     target[region],
                 )
             else:
-                chunk = self._decode_inner(view[off : off + n], label, flat)
-                target[proj.out_selection] = chunk[proj.chunk_selection]
+                self._decode_inner_to(view[off : off + n], label, flat, proj, target)
 
     # --- parallel whole-shard decode and encode -------------------------------------------
 
@@ -251,21 +266,11 @@ class ShardingCodec(PartialReadMixin, ArrayBytesCodec):
         for proj in batch:
             flat = int(np.ravel_multi_index(proj.chunk_coords, self.chunks_per_shard))
             off, n = (int(v) for v in index[flat])
-            place: tuple[Any, ...] = (*proj.out_selection, Ellipsis)  # a view, even 0-d
-            region = target[place]
             if off == MAX_UINT64:
-                region[...] = self.fill_value
+                place: tuple[Any, ...] = (*proj.out_selection, Ellipsis)  # a view, even 0-d
+                target[place] = self.fill_value
                 continue
-            raw = view[off : off + n]
-            try:
-                if proj.is_complete and region.shape == self.chunk_shape:
-                    self.inner.decode_into(raw, region)
-                else:
-                    region[...] = self.inner.decode(raw)[proj.chunk_selection]
-            except Exception as exc:
-                raise ChunkDecodeError(
-                    f"shard {label!r}: inner chunk {self._coords(flat)} could not be decoded: {exc}"
-                ) from exc
+            self._decode_inner_to(view[off : off + n], label, flat, proj, target)
 
     async def encode_parallel(self, shard: np.ndarray) -> bytes | None:
         """:meth:`encode_shard` with the inner chunks encoded in parallel in the codec pool,

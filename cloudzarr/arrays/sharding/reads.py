@@ -85,6 +85,10 @@ class PartialReadMixin(ShardIndexMixin):
 
         def _decode_inner(self, data: Buffer, key: str, flat: int) -> np.ndarray: ...
 
+        def _decode_inner_to(
+            self, raw: Buffer, label: str, flat: int, proj: ChunkProjection, target: np.ndarray
+        ) -> None: ...
+
         def _nested_label(self, label: str, flat: int) -> str: ...
 
     def _sub_indexer(self, selection: tuple[Any, ...], extent: tuple[int, ...]) -> BasicIndexer:
@@ -118,6 +122,15 @@ class PartialReadMixin(ShardIndexMixin):
             or nested.needs_whole_shard(proj.chunk_selection, self._sub_extent(proj, extent), limit)
             for proj in indexer
         )
+
+    def _decode_members(
+        self,
+        members: list[tuple[Buffer, int, ChunkProjection]],
+        label: str,
+        target: np.ndarray,
+    ) -> None:
+        for raw, flat, proj in members:
+            self._decode_inner_to(raw, label, flat, proj, target)
 
     def _sub_extent(self, proj: ChunkProjection, extent: tuple[int, ...]) -> tuple[int, ...]:
         # The part of inner chunk ``proj`` inside the array.
@@ -267,28 +280,33 @@ class PartialReadMixin(ShardIndexMixin):
                         f"shard {label!r}: inner chunk {self._coords(wanted[i][0])} lies past "
                         "the end of the shard (truncated shard)"
                     )
-            # The chunks of one request decode in parallel (large ones in the codec pool).
-            await asyncio.gather(*(place(view, request.start, i) for i in request.members))
-
-        async def place(view: memoryview, start: int, i: int) -> None:
-            flat, proj = wanted[i]
-            lo, hi = spans[i][0] - start, spans[i][1] - start
-            nested = self.nested
-            if nested is not None:
-                # A nested shard fetched whole: decode just the chunks of it the read needs.
-                region: tuple[Any, ...] = (*proj.out_selection, Ellipsis)
+            if self.nested is None:
+                # One job decodes the request's chunks, each straight into its place.
+                members = [
+                    (view[spans[i][0] - request.start : spans[i][1] - request.start], *wanted[i])
+                    for i in request.members
+                ]
                 await run_cpu(
-                    self.inner_nbytes,
-                    nested._decode_part_into,
-                    view[lo:hi],
-                    self._nested_label(label, flat),
-                    proj.chunk_selection,
-                    self._sub_extent(proj, extent),
-                    target[region],
+                    self.inner_nbytes * len(members), self._decode_members, members, label, target
                 )
                 return
-            chunk = await run_cpu(self.inner_nbytes, self._decode_inner, view[lo:hi], label, flat)
-            target[proj.out_selection] = chunk[proj.chunk_selection]
+            await asyncio.gather(*(nested_place(view, request.start, i) for i in request.members))
+
+        async def nested_place(view: memoryview, start: int, i: int) -> None:
+            # A nested shard fetched whole: decode just the chunks of it the read needs.
+            flat, proj = wanted[i]
+            nested = self.nested
+            assert nested is not None
+            region: tuple[Any, ...] = (*proj.out_selection, Ellipsis)
+            await run_cpu(
+                self.inner_nbytes,
+                nested._decode_part_into,
+                view[spans[i][0] - start : spans[i][1] - start],
+                self._nested_label(label, flat),
+                proj.chunk_selection,
+                self._sub_extent(proj, extent),
+                target[region],
+            )
 
         requests = coalesce_ranges(spans, max_gap=limits.gap, max_size=limits.request)
         jobs.extend(fetch(r) for r in requests)
