@@ -26,6 +26,9 @@ key                            environment variable            default   meaning
 ``array.write_empty_chunks``   ``CLOUDZARR_WRITE_EMPTY_CHUNKS`` False    store chunks equal to
                                                                          the fill value
 ``array.order``                ``CLOUDZARR_ARRAY_ORDER``       "C"       memory order of chunks
+``array.huge_pages``           ``CLOUDZARR_HUGE_PAGES``        False     let numpy ask for
+                                                                         transparent huge pages
+                                                                         for read outputs
 ``metadata.max_document_bytes`` ``CLOUDZARR_MAX_DOCUMENT_BYTES`` 128 MiB  largest metadata
                                                                          document read
 ``metadata.max_depth``         ``CLOUDZARR_MAX_METADATA_DEPTH`` 128      deepest JSON nesting
@@ -81,6 +84,7 @@ def _settings() -> dict[str, Setting]:
         "codec.threads": Setting("CLOUDZARR_CODEC_THREADS", None, int, True, 1),
         "array.write_empty_chunks": Setting("CLOUDZARR_WRITE_EMPTY_CHUNKS", False, bool),
         "array.order": Setting("CLOUDZARR_ARRAY_ORDER", "C", str),
+        "array.huge_pages": Setting("CLOUDZARR_HUGE_PAGES", False, bool),
         "metadata.max_document_bytes": Setting(
             "CLOUDZARR_MAX_DOCUMENT_BYTES", 128 * 2**20, int, minimum=1
         ),

@@ -25,7 +25,7 @@ from cloudzarr.arrays.cpu import run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.flights import Flight
 from cloudzarr.arrays.indexing import ChunkProjection
-from cloudzarr.arrays.scratch import decode_to_region
+from cloudzarr.arrays.scratch import decode_to_region, empty_output
 from cloudzarr.arrays.sharding import ShardingCodec
 from cloudzarr.codecs.pipeline import CodecPipeline
 from cloudzarr.config import config
@@ -116,7 +116,7 @@ class ChunkIO:
 
     def empty(self, shape: tuple[int, ...]) -> np.ndarray:
         """An uninitialised output array of ``shape``."""
-        return np.empty(shape, dtype=self.dtype)
+        return empty_output(shape, self.dtype)
 
     def tasks_in_flight(self, limiter_size: int) -> int:
         """How many chunk tasks one call runs at once."""

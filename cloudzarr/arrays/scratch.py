@@ -1,4 +1,4 @@
-"""Decoding one chunk into its region of an output, with as few copies and fresh pages as can be.
+"""The memory a read decodes into: outputs, scratch buffers, and one chunk into its region.
 
 When the region is the whole chunk and laid out as the chunk is, the codecs decompress straight
 into it. Otherwise the chunk is decoded into a per-thread scratch buffer, reused from chunk to
@@ -6,19 +6,67 @@ chunk, and the selected part copied into the region once: freshly allocated mega
 cost page faults that dominate decoding on small machines (on a 2-core VM, first-touching
 memory costs as much CPU as zstd decoding it). String chunks decode to new objects anyway and
 take no scratch.
+
+Outputs of 4 MiB or more are allocated without numpy's request for transparent huge pages
+(``madvise(MADV_HUGEPAGE)``, which numpy makes from 4 MiB on) unless ``array.huge_pages`` is set.
+On the 2-core cloud VM this project is measured on, first-touching 256 MiB that asked for huge
+pages cost 0.53-0.55 s after a few idle seconds (the hypervisor backs each 2 MiB page afresh),
+against 0.10-0.12 s in 4 KiB pages; that made a 256 MiB read from S3 1.3-1.5x slower
+(1.0-1.16 s against 0.76-0.79 s). Where huge pages come cheap they save about 0.05 s per 256 MiB,
+which is why the setting exists.
 """
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import sys
 import threading
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
 
 from cloudzarr.codecs.pipeline import CodecPipeline
+from cloudzarr.config import config
 from cloudzarr.metadata.dtypes import is_string_dtype
 
-__all__ = ["decode_to_region", "scratch_array"]
+__all__ = ["decode_to_region", "empty_output", "scratch_array"]
+
+#: numpy asks for huge pages for allocations from this size on (4 MiB).
+_HUGE_PAGE_FROM = 4 * 2**20
+
+
+@cache
+def _madvise() -> Callable[[int, int, int], int] | None:
+    if not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_NOHUGEPAGE"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.madvise
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    func.restype = ctypes.c_int
+    return func
+
+
+def empty_output(shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+    """An uninitialised output array, in 4 KiB pages when large (see the module docstring)."""
+    out = np.empty(shape, dtype=dtype)
+    if out.nbytes >= _HUGE_PAGE_FROM and not config.get("array.huge_pages"):
+        madvise = _madvise()
+        if madvise is not None:
+            # Whole pages inside the array only; nothing has touched them yet. A failure
+            # (an old kernel) leaves numpy's choice in place, which is merely slower.
+            page = mmap.PAGESIZE
+            start = -(-out.ctypes.data // page) * page
+            end = (out.ctypes.data + out.nbytes) // page * page
+            if end > start:
+                madvise(start, end - start, mmap.MADV_NOHUGEPAGE)
+    return out
+
 
 _local = threading.local()
 
