@@ -332,8 +332,9 @@ class ShardedChunkIO(ChunkIO):
         extent = self._extent(proj.chunk_coords)
         try:
             if proj.is_complete or self.codec.needs_whole_shard(proj.chunk_selection, extent):
-                # Every inner chunk is needed: one GET of the shard beats 1 + n range requests.
-                data = await store.get_buffer(key)
+                # Every inner chunk is needed: one GET of the shard beats 1 + n range requests
+                # (and concurrent readers of the shard share it).
+                data = await flights.shared_get(store, key, None)
                 if data is None:
                     target[...] = self.fill_value
                     return

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from cloudzarr.storage.base import Store
+from cloudzarr.storage.byte_range import ByteRequest
 
-__all__ = ["Flight", "Outcome", "Waiter", "forget", "join_or_lead", "leave"]
+__all__ = ["Flight", "Outcome", "Waiter", "forget", "join_or_lead", "leave", "shared_get"]
 
 
 @dataclass(slots=True)
@@ -123,3 +124,57 @@ def forget(store: Store, key: str) -> None:
     del store
     for table in _tables.values():
         table.pop(key, None)
+    for ranges in _range_tables.values():
+        ranges.pop(key, None)
+
+
+# --- shared byte-range reads (partial shard reads) ---------------------------------------------
+
+#: In-flight range reads per store object: key -> byte range -> (loop, future of the bytes).
+_range_tables: dict[int, dict[str, dict[ByteRequest | None, tuple[Any, asyncio.Future[Any]]]]] = {}
+
+
+class _Retry(Exception):
+    """The reader that fetched for the others was cancelled: each fetches for itself."""
+
+
+async def shared_get(store: Store, key: str, byte_range: ByteRequest | None) -> Any:
+    """``store.get_buffer(key, byte_range)``, one request for concurrent identical reads.
+
+    A thousand readers of one shard read its index (and the inner chunks they share) once, not
+    a thousand times. Only reads in flight together share: nothing is kept after the request
+    returns, and a write through cloudzarr ends the sharing (:func:`forget`).
+    """
+    table = _range_tables.get(id(store))
+    if table is None:
+        table = _range_tables[id(store)] = {}
+        weakref.finalize(store, _range_tables.pop, id(store), None)
+    loop = asyncio.get_running_loop()
+    per_key = table.setdefault(key, {})
+    entry = per_key.get(byte_range)
+    if entry is not None and entry[0] is loop:
+        try:
+            return await asyncio.shield(entry[1])
+        except _Retry:
+            return await store.get_buffer(key, byte_range)
+    future: asyncio.Future[Any] = loop.create_future()
+    per_key[byte_range] = (loop, future)
+    try:
+        data = await store.get_buffer(key, byte_range)
+    except asyncio.CancelledError:
+        future.set_exception(_Retry())
+        raise
+    except Exception as exc:
+        future.set_exception(exc)
+        raise
+    else:
+        future.set_result(data)
+        return data
+    finally:
+        if future.done():
+            future.exception()  # marks a failure seen: with no follower, nobody else looks
+        current = table.get(key)
+        if current is not None and current.get(byte_range, (None, None))[1] is future:
+            del current[byte_range]
+            if not current:
+                del table[key]

@@ -222,3 +222,94 @@ async def test_a_cancelled_follower_leaves_the_others_served() -> None:
     np.testing.assert_array_equal(await leader, np.arange(10.0))
     np.testing.assert_array_equal(await stayer, np.arange(5.0, 9.0))
     assert quitter.cancelled()
+
+
+async def _sharded_w4(store: Store, n: int, distinct: int) -> None:
+    # 16 x 16 inner chunks of 64 x 64 in 4 shards of 8 x 8: every reader wants one inner chunk.
+    meta = build_array_metadata(shape=(1024, 1024), dtype="f4", chunks=CHUNKS, shards=(512, 512))
+    data = np.random.default_rng(3).standard_normal((1024, 1024), dtype=np.float32)
+    writer = await AsyncArray.create(store, "s4", meta)
+    await writer.setitem(..., data)
+    reader = await AsyncArray.open(store, "s4")
+    sels = _slices(n, (16, 16), distinct, CHUNKS)
+    before = store.requests.total
+    results = await asyncio.gather(*(reader.getitem(s) for s in sels))
+    # Each shard's index once, each distinct inner chunk once.
+    assert store.requests.total - before == 4 + distinct
+    for sel, got in zip(sels, results, strict=True):
+        np.testing.assert_array_equal(got, data[sel])
+
+
+async def test_concurrent_partial_shard_reads_share_index_and_chunk_requests() -> None:
+    await _sharded_w4(LatencyStore(MemoryStore(), latency=0.002), 1000, 253)
+
+
+async def test_concurrent_partial_shard_reads_on_s3(s3_store: Store) -> None:
+    await _sharded_w4(s3_store, 1000, 253)
+
+
+async def test_concurrent_whole_shard_reads_share_one_get() -> None:
+    store = LatencyStore(MemoryStore(), latency=0.002)
+    meta = build_array_metadata(shape=(256, 256), dtype="i2", chunks=(64, 64), shards=(128, 128))
+    data = np.arange(256 * 256, dtype="i2").reshape(256, 256)
+    writer = await AsyncArray.create(store, "w", meta)
+    await writer.setitem(..., data)
+    reader = await AsyncArray.open(store, "w")
+    sels = [(slice(0, 128), slice(0, 128)), (slice(0, 128), slice(None, None, -1)), (...,)] * 5
+    before = store.requests.total
+    results = await asyncio.gather(*(reader.getitem(s) for s in sels))
+    assert store.requests.total - before == 4  # the four shards, once each
+    for sel, got in zip(sels, results, strict=True):
+        np.testing.assert_array_equal(got, data[sel])
+
+
+async def test_a_write_ends_the_sharing_of_shard_reads() -> None:
+    inner = MemoryStore()
+    meta = build_array_metadata(shape=(16,), dtype="i4", chunks=(4,), shards=(16,))
+    arr = await AsyncArray.create(inner, "a", meta)
+    await arr.setitem(..., 1)
+    store = GateStore(inner)
+    gated = AsyncArray(store, "a", arr.metadata)
+    early = asyncio.ensure_future(gated.getitem(slice(0, 4)))
+    await store.entered.wait()  # the early read is fetching the shard's index
+    await gated.setitem(..., 2)
+    late = asyncio.ensure_future(gated.getitem(slice(0, 4)))
+    store.gate.set()
+    assert (await late == 2).all()
+    assert set(np.unique(await early)) <= {1, 2}
+
+
+async def test_a_cancelled_shard_reader_lets_the_readers_sharing_its_request_read() -> None:
+    inner = MemoryStore()
+    meta = build_array_metadata(shape=(16,), dtype="i4", chunks=(4,), shards=(16,))
+    arr = await AsyncArray.create(inner, "a", meta)
+    await arr.setitem(..., np.arange(16))
+    store = GateStore(inner)
+    gated = AsyncArray(store, "a", arr.metadata)
+    leader = asyncio.ensure_future(gated.getitem(slice(0, 4)))
+    await store.entered.wait()  # the leader is fetching the index for both
+    follower = asyncio.ensure_future(gated.getitem(slice(4, 8)))
+    while not any(flights._range_tables.get(id(store), {}).values()):
+        await asyncio.sleep(0)
+    for _ in range(5):  # let the follower reach the shared index read
+        await asyncio.sleep(0)
+    leader.cancel()
+    store.gate.set()
+    np.testing.assert_array_equal(await follower, np.arange(4, 8))
+    assert leader.cancelled()
+
+
+async def test_a_failed_shared_index_read_fails_every_reader_sharing_it() -> None:
+    inner = MemoryStore()
+    meta = build_array_metadata(shape=(16,), dtype="i4", chunks=(4,), shards=(16,))
+    arr = await AsyncArray.create(inner, "a", meta)
+    await arr.setitem(..., 3)
+    inner._data["a/c/0"] = b"xx"  # shorter than the index
+    store = LatencyStore(inner, latency=0.002)
+    reader = AsyncArray(store, "a", arr.metadata)
+    before = store.requests.total
+    results = await asyncio.gather(
+        *(reader.getitem(slice(i, i + 2)) for i in range(0, 16, 2)), return_exceptions=True
+    )
+    assert all(isinstance(r, ChunkDecodeError) for r in results), results
+    assert store.requests.total - before == 1

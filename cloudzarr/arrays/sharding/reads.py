@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cloudzarr.arrays import flights
 from cloudzarr.arrays.cpu import run_cpu
 from cloudzarr.arrays.indexing import BasicIndexer, ChunkProjection
 from cloudzarr.arrays.sharding.index import MAX_UINT64, ShardIndexMixin
@@ -184,7 +185,7 @@ class PartialReadMixin(ShardIndexMixin):
             COALESCE_MAX_BYTES if max_request is None else max_request,
             NESTED_WHOLE_MAX_BYTES if max_nested_whole is None else max_nested_whole,
         )
-        raw = await store.get(key, self._index_range())
+        raw = await flights.shared_get(store, key, self._index_range())
         if raw is None:
             target[...] = self.fill_value
             return
@@ -210,7 +211,7 @@ class PartialReadMixin(ShardIndexMixin):
                 f"({self.index_nbytes} bytes)"
             )
         lo = base + length - self.index_nbytes if self.index_at_end else base
-        raw = await store.get(key, RangeByteRequest(lo, lo + self.index_nbytes))
+        raw = await flights.shared_get(store, key, RangeByteRequest(lo, lo + self.index_nbytes))
         if raw is None:
             # The shard vanished between the outer index read and this one: read as fill.
             target[...] = self.fill_value
@@ -267,7 +268,9 @@ class PartialReadMixin(ShardIndexMixin):
         ]
 
         async def fetch(request: CoalescedRange) -> None:
-            blob = await store.get_buffer(key, RangeByteRequest(request.start, request.end))
+            blob = await flights.shared_get(
+                store, key, RangeByteRequest(request.start, request.end)
+            )
             if blob is None:
                 # The shard vanished between the index read and this one: read as fill.
                 for i in request.members:
