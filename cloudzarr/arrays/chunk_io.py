@@ -25,7 +25,7 @@ from cloudzarr.arrays.cpu import run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.flights import Flight
 from cloudzarr.arrays.indexing import ChunkProjection
-from cloudzarr.arrays.scratch import decode_to_region, empty_output
+from cloudzarr.arrays.scratch import decode_to_region, empty_output, in_layout
 from cloudzarr.arrays.sharding import ShardingCodec
 from cloudzarr.codecs.pipeline import CodecPipeline
 from cloudzarr.config import config
@@ -271,7 +271,7 @@ class RegularChunkIO(ChunkIO):
     ) -> bytes | None:
         part = _region(value, proj.out_selection)
         if self._whole_chunk(proj) and part.shape == self.grid_chunks:
-            chunk = part
+            chunk = in_layout(part, self._order) if part.dtype == self.dtype else part
         else:
             if existing is None:
                 chunk = full_chunk(self.grid_chunks, self.dtype, self.fill_value)

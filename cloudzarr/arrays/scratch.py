@@ -32,7 +32,7 @@ from cloudzarr.codecs.pipeline import CodecPipeline
 from cloudzarr.config import config
 from cloudzarr.metadata.dtypes import is_string_dtype
 
-__all__ = ["decode_to_region", "empty_output", "scratch_array"]
+__all__ = ["decode_to_region", "empty_output", "in_layout", "scratch_array"]
 
 #: numpy asks for huge pages for allocations from this size on (4 MiB).
 _HUGE_PAGE_FROM = 4 * 2**20
@@ -119,3 +119,15 @@ def decode_to_region(
     pipeline.decode_into(data, chunk)
     region[...] = chunk[chunk_selection]
     return chunk
+
+
+def in_layout(chunk: np.ndarray, order: str = "C") -> np.ndarray:
+    """``chunk`` if it is contiguous in ``order``, else a copy in this thread's scratch buffer
+    (valid until the thread's next use of it): what an encoder needs, without allocating a
+    fresh chunk for each strided region of a caller's array."""
+    flags = chunk.flags
+    if (flags.f_contiguous if order == "F" else flags.c_contiguous) or is_string_dtype(chunk.dtype):
+        return chunk
+    buf = scratch_array(chunk.shape, chunk.dtype, order)
+    buf[...] = chunk
+    return buf

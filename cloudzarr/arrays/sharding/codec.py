@@ -12,7 +12,7 @@ import numpy as np
 from cloudzarr.arrays.cpu import codec_threads, run_cpu
 from cloudzarr.arrays.fill import full_chunk, is_all_fill
 from cloudzarr.arrays.indexing import ChunkProjection
-from cloudzarr.arrays.scratch import decode_to_region
+from cloudzarr.arrays.scratch import decode_to_region, in_layout
 from cloudzarr.arrays.sharding.index import INDEX_DTYPE, MAX_UINT64
 from cloudzarr.arrays.sharding.reads import PartialReadMixin
 from cloudzarr.codecs.base import ArrayBytesCodec, Buffer
@@ -285,7 +285,8 @@ class ShardingCodec(PartialReadMixin, ArrayBytesCodec):
         return self._assemble([piece for part in parts for piece in part])
 
     def _encode_batch(self, shard: np.ndarray, batch: Sequence[int]) -> list[Buffer | None]:
-        return [self._encode_inner(shard[self._inner_view(i)]) for i in batch]
+        # Each strided inner region is copied into one reused buffer, not a fresh array.
+        return [self._encode_inner(in_layout(shard[self._inner_view(i)])) for i in batch]
 
     # --- partial writes ----------------------------------------------------------------
 
